@@ -1,0 +1,9 @@
+DROP TABLE signing_keys;
+DROP TABLE sessions;
+DROP TABLE accounts;
+DROP TABLE tokens;
+DROP TABLE codes;
+DROP TABLE grants;
+DROP TABLE auth_requests;
+DROP TABLE servers;
+DROP TABLE clients;

@@ -1,0 +1,223 @@
+//! Application state and the one route table: every URL of the service is
+//! listed in [`routes`]. `build_state` wires configuration, storage, keys and
+//! the upstream; `start` binds and runs the HTTP server plus background tasks.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, dev::ServerHandle, web};
+use anyhow::Context;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::crypto::{Sealer, sha256_b64url};
+use crate::keys::KeyRing;
+use crate::oidc::clients::{Client, Registry};
+use crate::oidc::discovery::{self, Features, paths};
+use crate::store::Store;
+use crate::{oidc, web as pages};
+
+/// Bytes prepared once and served as they are.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub json: Arc<[u8]>,
+    pub etag: String,
+}
+
+impl Prepared {
+    pub fn new(json: Vec<u8>) -> Self {
+        let etag = format!("\"{}\"", &sha256_b64url(&json)[..22]);
+        Self {
+            json: json.into(),
+            etag,
+        }
+    }
+}
+
+/// Shared by every request handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    /// The issuer without a trailing slash, byte for byte as in `iss`.
+    pub issuer: String,
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub sealer: Arc<Sealer>,
+    pub clock: SharedClock,
+    pub clients: Arc<Registry>,
+    pub discovery: Prepared,
+}
+
+/// What this build implements; discovery advertises exactly this.
+pub fn features(_config: &Config) -> Features {
+    Features {
+        authorize: false,
+        token: false,
+        userinfo: false,
+        revocation: false,
+        introspection: false,
+        end_session: false,
+        refresh_tokens: false,
+        signup: false,
+        claims_supported: vec!["iss", "sub", "aud", "exp", "iat"],
+        scopes_supported: vec!["openid"],
+    }
+}
+
+/// The master secret: configured, from a file, or (development only)
+/// generated once into the data directory.
+pub fn load_sealer(config: &Config) -> anyhow::Result<Sealer> {
+    if let Some(s) = &config.master_secret {
+        return Sealer::from_base64(s.expose()).context("master_secret");
+    }
+    if let Some(path) = &config.master_secret_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read master_secret_file {}", path.display()))?;
+        return Sealer::from_base64(&text).context("master_secret_file");
+    }
+    let path = config.data_dir.join("master.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Sealer::from_base64(&text).with_context(|| format!("{}", path.display()));
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let mut raw = [0u8; 32];
+    crate::crypto::fill_random(&mut raw);
+    let text = crate::crypto::b64url(&raw);
+    write_private_file(&path, &text)?;
+    tracing::warn!(path = %path.display(), "generated a development master secret");
+    Sealer::new(&raw).context("generated master secret")
+}
+
+fn write_private_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(
+        &config.database_url(),
+        config.database.pool_size,
+        Duration::from_secs(config.database.connect_timeout_secs),
+        config.database.run_migrations,
+    )
+    .context("cannot open the database")
+}
+
+/// Wire everything a running service needs.
+pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+    let sealer = Arc::new(load_sealer(&config)?);
+    let cfg = config.clone();
+    let store = tokio::task::spawn_blocking(move || open_store(&cfg)).await??;
+    build_state_with(config, clock, store, sealer).await
+}
+
+pub async fn build_state_with(
+    config: Config,
+    clock: SharedClock,
+    store: Store,
+    sealer: Arc<Sealer>,
+) -> anyhow::Result<AppState> {
+    let keys = KeyRing::load(store.clone(), sealer.clone(), clock.clone())
+        .await
+        .context("cannot load signing keys")?;
+    let issuer = config.issuer();
+    let clients = Registry::new(config.clients.iter().map(Client::from_config).collect());
+    let doc = discovery::document(&issuer, &features(&config));
+    Ok(AppState {
+        discovery: Prepared::new(serde_json::to_vec(&doc)?),
+        config: Arc::new(config),
+        issuer,
+        store,
+        keys: Arc::new(keys),
+        sealer,
+        clock,
+        clients: Arc::new(clients),
+    })
+}
+
+/// Every URL of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(paths::DISCOVERY, web::get().to(oidc::jwks::discovery))
+        .route(paths::AS_METADATA, web::get().to(oidc::jwks::discovery))
+        .route(paths::JWKS, web::get().to(oidc::jwks::jwks))
+        .route("/healthz", web::get().to(pages::health::healthz))
+        .route("/readyz", web::get().to(pages::health::readyz));
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub handle: ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stop accepting, finish in-flight requests, stop background tasks.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        for t in self.background {
+            t.abort();
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Serve on `listener` until stopped (or until a signal, for the binary).
+pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let workers = state.config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("http"))
+            .configure(routes)
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    let background = vec![spawn_key_refresh(state)];
+    Ok(Running {
+        addr,
+        handle,
+        task,
+        background,
+    })
+}
+
+fn spawn_key_refresh(state: AppState) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(state.config.signing.reload_interval_secs);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match state.keys.refresh().await {
+                Ok(true) => {
+                    tracing::info!(kids = ?state.keys.snapshot().kids(), "signing keys changed")
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot refresh signing keys"),
+            }
+        }
+    })
+}

@@ -1,0 +1,137 @@
+//! The command line: `serve` (the default), `migrate`, `clients …`, `keys …`.
+//! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+
+mod clients;
+mod keys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mastodon-oidc",
+    version,
+    about = "An OpenID Connect provider for Mastodon accounts"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Without one: a development setup in ./data.
+    #[arg(long, short, global = true, env = "MASTODON_OIDC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default command).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage relying-party clients stored in the database.
+    #[command(subcommand)]
+    Clients(clients::ClientsCmd),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Clients(cmd) => clients::run(&config, cmd),
+        Command::Keys(cmd) => keys::run(&config, cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(if e.is::<UsageError>() { 2 } else { 1 })
+        }
+    }
+}
+
+/// A mistake in what the operator typed (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    // actix-web's server runs inside the actix system runtime.
+    actix_web::rt::System::new().block_on(async move {
+        let listen = config.listen.clone();
+        if config.is_development() {
+            tracing::warn!(
+                data_dir = %config.data_dir.display(),
+                database = %redact_url(&config.database_url()),
+                "DEVELOPMENT SETUP: generated secrets and the embedded database live in the data directory; do not use it in production"
+            );
+        }
+        let state = crate::app::build_state(config, crate::clock::system()).await?;
+        let listener = std::net::TcpListener::bind(&listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let running = crate::app::start(state.clone(), listener)?;
+        tracing::info!(
+            issuer = %state.issuer,
+            listen = %running.addr,
+            discovery = %format!("{}/.well-known/openid-configuration", state.issuer),
+            backend = ?state.store.backend(),
+            "mastodon-oidc is ready"
+        );
+        // actix installs SIGINT/SIGTERM handlers and stops gracefully.
+        running.task.await??;
+        Ok(())
+    })
+}
+
+fn migrate(config: &Config) -> anyhow::Result<()> {
+    let mut cfg = config.clone();
+    cfg.database.run_migrations = false;
+    let store = crate::app::open_store(&cfg)?;
+    let applied = store.migrate_blocking()?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        for v in applied {
+            println!("applied {v}");
+        }
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

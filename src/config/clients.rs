@@ -1,0 +1,174 @@
+//! Relying-party clients declared in configuration.
+
+use super::Secret;
+use crate::keys::Algorithm;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The client secret in the clear (hashed on load). Prefer `secret_hash`.
+    pub secret: Option<Secret>,
+    /// `sha256:<base64url>` of the secret, as printed by `clients add`.
+    pub secret_hash: Option<String>,
+    /// A public client (no secret; PKCE required).
+    #[serde(default)]
+    pub public: bool,
+    /// Scopes this client may ask for.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Require PKCE (always on for public clients).
+    #[serde(default = "yes")]
+    pub require_pkce: bool,
+    /// Issue refresh tokens without `offline_access`.
+    #[serde(default)]
+    pub refresh_tokens: bool,
+    #[serde(default)]
+    pub id_token_signed_response_alg: Algorithm,
+    /// Emit a non-deliverable synthetic `email` (with `email_verified=false`).
+    #[serde(default)]
+    pub synthetic_email: bool,
+    /// Only these upstream servers may log in to this client (empty: any).
+    #[serde(default)]
+    pub allowed_servers: Vec<String>,
+    /// These upstream servers may not log in to this client.
+    #[serde(default)]
+    pub denied_servers: Vec<String>,
+    /// Offer sign-up (prompt=create) to this client's users.
+    #[serde(default = "yes")]
+    pub signup: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "offline_access"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+impl ClientConfig {
+    pub fn validate(&self, index: usize, problems: &mut Vec<String>) {
+        let at = format!("clients[{index}] ({})", self.id);
+        if !valid_client_id(&self.id) {
+            problems.push(format!(
+                "{at}: id must be 1 to 128 characters of letters, digits, '-', '_', '.'"
+            ));
+        }
+        if self.name.trim().is_empty() {
+            problems.push(format!("{at}: name is empty"));
+        }
+        if self.redirect_uris.is_empty() {
+            problems.push(format!("{at}: needs at least one redirect_uri"));
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            if let Err(why) = validate_redirect_uri(uri) {
+                problems.push(format!("{at}: redirect URI {uri:?} {why}"));
+            }
+        }
+        match (self.public, &self.secret, &self.secret_hash) {
+            (true, None, None) => {}
+            (true, _, _) => problems.push(format!("{at}: a public client has no secret")),
+            (false, Some(_), Some(_)) => {
+                problems.push(format!("{at}: give secret or secret_hash, not both"))
+            }
+            (false, None, None) => problems.push(format!(
+                "{at}: a confidential client needs secret or secret_hash"
+            )),
+            (false, Some(s), None) if s.expose().len() < 16 => problems.push(format!(
+                "{at}: secret is too short (16 characters at least)"
+            )),
+            (false, None, Some(h)) if parse_secret_hash(h).is_none() => problems.push(format!(
+                "{at}: secret_hash must look like sha256:<base64url>"
+            )),
+            _ => {}
+        }
+        if !self.scopes.iter().any(|s| s == "openid") {
+            problems.push(format!("{at}: scopes must include openid"));
+        }
+    }
+}
+
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Absolute, no fragment, https except on loopback (RFC 8252 native apps).
+pub fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(uri).map_err(|_| "is not an absolute URL")?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err("must not contain a fragment");
+    }
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err("must have a host");
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&url) => Ok(()),
+        "http" => Err("must use https (plain http only on loopback)"),
+        _ => Err("must use https"),
+    }
+}
+
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// `sha256:<base64url of 32 bytes>` → the digest.
+pub fn parse_secret_hash(text: &str) -> Option<[u8; 32]> {
+    let raw = text.strip_prefix("sha256:")?;
+    crate::crypto::decode_base64(raw)?.try_into().ok()
+}
+
+pub fn format_secret_hash(secret: &str) -> String {
+    format!("sha256:{}", crate::crypto::sha256_b64url(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_checked() {
+        assert!(validate_redirect_uri("https://rp.example/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:9000/cb").is_ok());
+        assert!(validate_redirect_uri("http://localhost/cb").is_ok());
+        assert!(validate_redirect_uri("http://[::1]:5/cb").is_ok());
+        assert!(validate_redirect_uri("http://rp.example/cb").is_err());
+        assert!(validate_redirect_uri("https://rp.example/cb#x").is_err());
+        assert!(validate_redirect_uri("https://rp.example/cb#").is_err());
+        assert!(validate_redirect_uri("/cb").is_err());
+        assert!(validate_redirect_uri("javascript:alert(1)").is_err());
+        assert!(validate_redirect_uri("myapp://cb").is_err());
+    }
+
+    #[test]
+    fn secret_hashes_round_trip() {
+        let h = format_secret_hash("s3cret-s3cret-s3cret");
+        assert_eq!(
+            parse_secret_hash(&h).unwrap(),
+            crate::crypto::sha256(b"s3cret-s3cret-s3cret")
+        );
+        assert!(parse_secret_hash("md5:abc").is_none());
+    }
+}

@@ -1,0 +1,79 @@
+//! Settings for talking to Mastodon servers (owned by the upstream side).
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Name of the app registered on each Mastodon server (shown on its consent page).
+    pub client_name: String,
+    /// Website of the app registered on each server.
+    pub website: Option<String>,
+    /// Allow plain http and loopback/private upstream addresses. Tests and local
+    /// development against a fake server only; refused in production mode.
+    pub allow_insecure: bool,
+    pub connect_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub max_body_bytes: usize,
+    /// Concurrent requests to one server at most.
+    pub per_server_concurrency: usize,
+    /// How long a server's learned capabilities are trusted.
+    pub capabilities_ttl_secs: i64,
+    /// Keep the upstream access token (encrypted) instead of revoking it after login.
+    pub keep_upstream_tokens: bool,
+    pub user_agent: Option<String>,
+    /// Offer account creation on servers with open registrations (prompt=create).
+    pub signup_enabled: bool,
+    /// Test-only host → "ip:port" map, honoured only with `allow_insecure`.
+    pub host_overrides: BTreeMap<String, String>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            client_name: "mastodon-oidc".into(),
+            website: None,
+            allow_insecure: false,
+            connect_timeout_secs: 5,
+            request_timeout_secs: 10,
+            max_body_bytes: 1 << 20,
+            per_server_concurrency: 4,
+            capabilities_ttl_secs: 86_400,
+            keep_upstream_tokens: false,
+            user_agent: None,
+            signup_enabled: true,
+            host_overrides: BTreeMap::new(),
+        }
+    }
+}
+
+impl UpstreamConfig {
+    pub fn validate(&self, production: bool, problems: &mut Vec<String>) {
+        if self.client_name.trim().is_empty() || self.client_name.chars().count() > 60 {
+            problems
+                .push("upstream.client_name must be 1 to 60 characters (Mastodon's limit)".into());
+        }
+        if let Some(w) = &self.website {
+            match url::Url::parse(w) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => problems.push(format!("upstream.website is not an http(s) URL: {w}")),
+            }
+        }
+        if production && self.allow_insecure {
+            problems.push("upstream.allow_insecure is for development and tests only; it is refused in production mode".into());
+        }
+        if !self.allow_insecure && !self.host_overrides.is_empty() {
+            problems
+                .push("upstream.host_overrides needs upstream.allow_insecure (tests only)".into());
+        }
+        if self.connect_timeout_secs == 0 || self.request_timeout_secs == 0 {
+            problems.push("upstream timeouts must be at least 1 second".into());
+        }
+        if self.max_body_bytes < 4096 {
+            problems.push("upstream.max_body_bytes must be at least 4096".into());
+        }
+        if self.per_server_concurrency == 0 {
+            problems.push("upstream.per_server_concurrency must be at least 1".into());
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The client registry: relying parties from configuration, then those added
+//! with `mastodon-oidc clients add` (database). Exact redirect-URI matching
+//! and client authentication live here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ClientConfig, parse_secret_hash};
+use crate::crypto::{constant_time_eq, sha256};
+use crate::keys::Algorithm;
+use crate::store::{self, AnyConnection, StoreResult, clients::ClientRow};
+
+/// Settings kept in the `settings` JSON column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientSettings {
+    pub require_pkce: bool,
+    pub refresh_tokens: bool,
+    pub id_token_signed_response_alg: Algorithm,
+    pub synthetic_email: bool,
+    pub allowed_servers: Vec<String>,
+    pub denied_servers: Vec<String>,
+    pub signup: bool,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            require_pkce: true,
+            refresh_tokens: false,
+            id_token_signed_response_alg: Algorithm::RS256,
+            synthetic_email: false,
+            allowed_servers: vec![],
+            denied_servers: vec![],
+            signup: true,
+        }
+    }
+}
+
+/// A relying party, resolved from either source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// SHA-256 of the secret; None for public clients.
+    pub secret_hash: Option<[u8; 32]>,
+    pub public: bool,
+    pub scopes: Vec<String>,
+    pub settings: ClientSettings,
+}
+
+impl Client {
+    pub fn from_config(c: &ClientConfig) -> Self {
+        let secret_hash = match (&c.secret, &c.secret_hash) {
+            (Some(s), _) => Some(sha256(s.expose().as_bytes())),
+            (None, Some(h)) => parse_secret_hash(h),
+            (None, None) => None,
+        };
+        Self {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            secret_hash,
+            public: c.public,
+            scopes: c.scopes.clone(),
+            settings: ClientSettings {
+                require_pkce: c.require_pkce || c.public,
+                refresh_tokens: c.refresh_tokens,
+                id_token_signed_response_alg: c.id_token_signed_response_alg,
+                synthetic_email: c.synthetic_email,
+                allowed_servers: c.allowed_servers.clone(),
+                denied_servers: c.denied_servers.clone(),
+                signup: c.signup,
+            },
+        }
+    }
+
+    pub fn from_row(row: &ClientRow) -> StoreResult<Self> {
+        Ok(Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            redirect_uris: store::from_json(&row.redirect_uris)?,
+            post_logout_redirect_uris: store::from_json(&row.post_logout_redirect_uris)?,
+            secret_hash: row.secret_hash.as_deref().and_then(parse_secret_hash),
+            public: row.public,
+            scopes: row.scopes.split_whitespace().map(String::from).collect(),
+            settings: store::from_json(&row.settings)?,
+        })
+    }
+
+    pub fn to_row(&self, now: i64) -> ClientRow {
+        ClientRow {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            redirect_uris: store::to_json(&self.redirect_uris),
+            post_logout_redirect_uris: store::to_json(&self.post_logout_redirect_uris),
+            secret_hash: self
+                .secret_hash
+                .map(|h| format!("sha256:{}", crate::crypto::b64url(&h))),
+            public: self.public,
+            scopes: self.scopes.join(" "),
+            settings: store::to_json(&self.settings),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Exact string match against a registered redirect URI (RFC 9700 §4.1.3).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Constant-time check of a presented secret.
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        match &self.secret_hash {
+            Some(h) => constant_time_eq(h, &sha256(presented.as_bytes())),
+            None => false,
+        }
+    }
+
+    pub fn allows_server(&self, host: &str) -> bool {
+        let s = &self.settings;
+        (s.allowed_servers.is_empty() || s.allowed_servers.iter().any(|a| a == host))
+            && !s.denied_servers.iter().any(|d| d == host)
+    }
+}
+
+/// Configuration clients are fixed for the process; database clients are
+/// read per request so `clients add` takes effect on every replica at once.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    configured: Vec<Client>,
+}
+
+impl Registry {
+    pub fn new(configured: Vec<Client>) -> Self {
+        Self { configured }
+    }
+
+    pub fn configured(&self) -> &[Client] {
+        &self.configured
+    }
+
+    pub fn add_configured(&mut self, client: Client) {
+        self.configured.retain(|c| c.id != client.id);
+        self.configured.push(client);
+    }
+
+    pub fn lookup(&self, conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
+        if let Some(c) = self.configured.iter().find(|c| c.id == id) {
+            return Ok(Some(c.clone()));
+        }
+        store::clients::get(conn, id)?
+            .map(|row| Client::from_row(&row))
+            .transpose()
+    }
+}

@@ -1,0 +1,359 @@
+//! Persistence. One `MultiConnection` over PostgreSQL and SQLite, an r2d2
+//! pool, embedded migrations per backend. One file per aggregate; every
+//! function takes a connection and, where time matters, `now` (unix seconds).
+//! Queries are written once; where SQL must differ (upserts) the difference
+//! lives in one `match` on the connection, via [`per_backend!`].
+
+pub mod accounts;
+pub mod auth_requests;
+pub mod clients;
+pub mod codes;
+pub mod grants;
+pub mod keys;
+pub mod schema;
+pub mod servers;
+pub mod sessions;
+pub mod tokens;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Run the same diesel code against the concrete connection of each backend,
+/// for the few statements `MultiBackend` cannot express (ON CONFLICT).
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::AnyConnection::Postgresql($c) => $body,
+            $crate::store::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl StoreError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Connects by URL scheme, so connection errors are the real ones, and sets
+/// the SQLite pragmas on every new connection.
+#[derive(Debug, Clone)]
+pub struct AnyManager {
+    url: String,
+    backend: Backend,
+}
+
+impl AnyManager {
+    pub fn new(url: &str) -> StoreResult<Self> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite://") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Unavailable(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        Ok(Self {
+            url: url.to_string(),
+            backend,
+        })
+    }
+}
+
+impl r2d2::ManageConnection for AnyManager {
+    type Connection = AnyConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut c = SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the writer; busy_timeout makes
+                // writers queue instead of failing; NORMAL sync is durable in WAL
+                // except for the last commits on power loss (flows are short-lived).
+                c.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<AnyManager>;
+
+struct Inner {
+    pool: Pool,
+    backend: Backend,
+    commits: AtomicU64,
+    /// A throwaway SQLite file removed when the store is dropped (tests).
+    cleanup: Option<PathBuf>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(path) = &self.cleanup {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+/// The database handle shared by request handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({:?})", self.inner.backend)
+    }
+}
+
+impl Store {
+    /// Connect a pool; with `migrate`, apply pending migrations first.
+    pub fn connect(
+        url: &str,
+        pool_size: u32,
+        timeout: Duration,
+        migrate: bool,
+    ) -> StoreResult<Self> {
+        let manager = AnyManager::new(url)?;
+        let backend = manager.backend;
+        if backend == Backend::Sqlite {
+            let path = PathBuf::from(url.trim_start_matches("sqlite://"));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(timeout)
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                commits: AtomicU64::new(0),
+                cleanup: None,
+            }),
+        };
+        if migrate {
+            store.migrate_blocking()?;
+        }
+        Ok(store)
+    }
+
+    /// A fresh, migrated SQLite database in the temp directory, deleted on drop.
+    pub fn open_for_tests_sqlite() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "mastodon-oidc-test-{}.sqlite3",
+            crate::crypto::random_token(12)
+        ));
+        let mut store = Self::connect(
+            &format!("sqlite://{}", path.display()),
+            4,
+            Duration::from_secs(5),
+            true,
+        )
+        .expect("temporary SQLite database");
+        Arc::get_mut(&mut store.inner).expect("sole owner").cleanup = Some(path);
+        store
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Durable commits made through [`Store::write`] since start.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    pub fn pool_state(&self) -> r2d2::State {
+        self.inner.pool.state()
+    }
+
+    pub fn conn(&self) -> StoreResult<r2d2::PooledConnection<AnyManager>> {
+        self.inner
+            .pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Apply pending migrations; returns the versions applied.
+    pub fn migrate_blocking(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+            AnyConnection::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Revert every migration (tests of the down scripts).
+    pub fn revert_all_blocking(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        let result = match &mut *conn {
+            AnyConnection::Postgresql(c) => c.revert_all_migrations(PG_MIGRATIONS).map(|_| ()),
+            AnyConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Run read-only work (or single autocommit statements) on a pooled
+    /// connection, off the async workers.
+    pub async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.conn()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Run writes in one transaction: one durable commit, counted.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_blocking(f))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    pub fn write_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T>,
+    {
+        let mut conn = self.conn()?;
+        let result = transaction(&mut conn, f)?;
+        self.inner.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(result)
+    }
+
+    /// Is the database answering? (readiness)
+    pub async fn ping(&self) -> bool {
+        self.run(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
+            .await
+            .is_ok()
+    }
+}
+
+/// A transaction; on SQLite an IMMEDIATE one, so two writers queue on the
+/// busy timeout instead of failing to upgrade a read lock.
+pub fn transaction<T, F>(conn: &mut AnyConnection, f: F) -> StoreResult<T>
+where
+    F: FnOnce(&mut AnyConnection) -> StoreResult<T>,
+{
+    let is_sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    if is_sqlite {
+        conn.batch_execute("BEGIN IMMEDIATE")?;
+        match f(conn) {
+            Ok(v) => {
+                conn.batch_execute("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = conn.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    } else {
+        conn.transaction(|c| f(c))
+    }
+}
+
+/// Serialise a list for a TEXT column.
+pub fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// [`Store::run`] for callers already on a blocking thread (CLI, start-up).
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+}

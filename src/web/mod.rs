@@ -1,0 +1,3 @@
+//! Pages and small endpoints for people and operators.
+
+pub mod health;
