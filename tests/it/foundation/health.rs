@@ -1,0 +1,74 @@
+//! Liveness, readiness, discovery and JWKS over real HTTP.
+
+use crate::backend_tests;
+use crate::support::{TestApp, TestDb, http};
+
+backend_tests! {
+    health_and_readiness => health_and_readiness,
+    jwks_is_served_from_prepared_bytes_with_caching => jwks_cached,
+    discovery_issuer_matches_byte_for_byte => discovery_issuer,
+}
+
+async fn health_and_readiness(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let res = http().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], true);
+    assert_eq!(body["keys"], true);
+    app.stop().await;
+}
+
+async fn jwks_cached(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let res = http().get(app.url("/jwks.json")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let jwks: serde_json::Value = res.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    let algs: Vec<_> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        assert!(algs.contains(&alg), "{alg} missing from {algs:?}");
+    }
+    for k in keys {
+        assert_eq!(k["use"], "sig");
+        assert!(k["kid"].as_str().is_some_and(|s| s.len() == 43));
+        assert!(k.get("d").is_none(), "private part leaked: {k}");
+    }
+    let res = http()
+        .get(app.url("/jwks.json"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    app.stop().await;
+}
+
+async fn discovery_issuer(db: TestDb) {
+    let app = TestApp::spawn_with(&db, |c| {
+        c.issuer = Some(format!("{}/", c.issuer.clone().unwrap()));
+    })
+    .await;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let res = http().get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        let doc: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(doc["issuer"].as_str().unwrap(), app.issuer);
+        assert_eq!(doc["jwks_uri"].as_str().unwrap(), app.url("/jwks.json"));
+        assert!(!app.issuer.ends_with('/'));
+    }
+    app.stop().await;
+}

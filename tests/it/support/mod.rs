@@ -1,0 +1,146 @@
+//! Test helpers: databases on both backends and the service on port 0.
+
+pub mod pg;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mastodon_oidc::app::{self, AppState, Running};
+use mastodon_oidc::clock::{FixedClock, SharedClock};
+use mastodon_oidc::config::Config;
+use mastodon_oidc::crypto::Sealer;
+use mastodon_oidc::store::Store;
+
+/// Which storage backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one test; removed when dropped.
+pub enum TestDb {
+    Sqlite(tempfile::TempDir, String),
+    Postgres(pg::PgDatabase),
+}
+
+impl TestDb {
+    /// None when PostgreSQL is unavailable outside CI (already reported loudly).
+    pub fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+                Some(TestDb::Sqlite(dir, url))
+            }
+            Backend::Postgres => pg::database().map(TestDb::Postgres),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite(_, url) => url,
+            TestDb::Postgres(db) => &db.url,
+        }
+    }
+
+    pub fn store(&self) -> Store {
+        Store::connect(self.url(), 8, Duration::from_secs(10), true).expect("test store")
+    }
+}
+
+/// Runs an async test body once per backend: `backend_tests!(name => body_fn);`
+/// expands to `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident => $body:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(db) = $crate::support::TestDb::new($crate::support::Backend::Sqlite) {
+                    super::$body(db).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::support::TestDb::new($crate::support::Backend::Postgres) {
+                    super::$body(db).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// A test configuration: development mode, loopback issuer set later.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut config = Config::load(None, Vec::<(String, String)>::new()).expect("default config");
+    config.database.url = Some(mastodon_oidc::config::Secret::new(db.url()));
+    config.workers = Some(1);
+    config.upstream.allow_insecure = true;
+    config
+}
+
+/// The service running on 127.0.0.1 port 0 with a fixed, settable clock.
+pub struct TestApp {
+    pub issuer: String,
+    pub state: AppState,
+    pub clock: Arc<FixedClock>,
+    running: Option<Running>,
+}
+
+pub const T0: i64 = 1_800_000_000;
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut config = test_config(db);
+        config.issuer = Some(format!("http://{addr}"));
+        config.listen = addr.to_string();
+        tweak(&mut config);
+        let clock = FixedClock::new(T0);
+        let shared: SharedClock = clock.clone();
+        let store = db.store();
+        let state = app::build_state_with(config, shared, store, Arc::new(Sealer::for_tests()))
+            .await
+            .expect("build state");
+        let running = app::start(state.clone(), listener).expect("start");
+        TestApp {
+            issuer: state.issuer.clone(),
+            state,
+            clock,
+            running: Some(running),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            // Not awaited: the test is over; stop accepting right away.
+            drop(r.handle.stop(false));
+        }
+    }
+}
+
+/// A plain HTTP client for tests (no redirects followed).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
