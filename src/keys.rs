@@ -378,18 +378,18 @@ fn lock_keys(conn: &mut AnyConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Create a key for every algorithm that has none able to sign now or later.
+fn signs_now(k: &KeyRow, alg: Algorithm, now: i64) -> bool {
+    k.alg == alg.as_str() && k.active_at <= now && k.retired_at.is_none_or(|r| r > now)
+}
+
+/// Create a key for every algorithm that has none able to sign now.
 pub fn ensure_keys(store: &Store, sealer: &Sealer, now: i64) -> Result<Vec<String>, KeyError> {
     // Generate outside the transaction (RSA takes tens of milliseconds), then
     // insert only what is still missing once we hold the lock.
     let existing = store.run_blocking(|c| store::keys::list_published(c, now))?;
     let missing: Vec<Algorithm> = Algorithm::ALL
         .into_iter()
-        .filter(|a| {
-            !existing
-                .iter()
-                .any(|k| k.alg == a.as_str() && k.retired_at.is_none())
-        })
+        .filter(|a| !existing.iter().any(|k| signs_now(k, *a, now)))
         .collect();
     if missing.is_empty() {
         return Ok(vec![]);
@@ -403,10 +403,9 @@ pub fn ensure_keys(store: &Store, sealer: &Sealer, now: i64) -> Result<Vec<Strin
         let existing = store::keys::list_published(c, now)?;
         let mut created = vec![];
         for row in rows {
-            if !existing
-                .iter()
-                .any(|k| k.alg == row.alg && k.retired_at.is_none())
-            {
+            if !existing.iter().any(|k| {
+                k.alg == row.alg && k.active_at <= now && k.retired_at.is_none_or(|r| r > now)
+            }) {
                 store::keys::insert(c, &row)?;
                 created.push(row.kid);
             }

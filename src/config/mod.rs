@@ -270,14 +270,11 @@ impl Config {
             (Some(_), Some(_)) => {
                 problems.push("give master_secret or master_secret_file, not both".into())
             }
-            (Some(s), None) => {
-                if crate::crypto::Sealer::from_base64(s.expose()).is_err() {
-                    problems.push(
-                        "master_secret must be base64 of at least 32 bytes (try: openssl rand -base64 32)"
-                            .into(),
-                    );
-                }
-            }
+            (Some(s), None) if crate::crypto::Sealer::from_base64(s.expose()).is_err() => problems
+                .push(
+                "master_secret must be base64 of at least 32 bytes (try: openssl rand -base64 32)"
+                    .into(),
+            ),
             (None, None) if production => problems.push(
                 "master_secret (or master_secret_file) is required in production mode".into(),
             ),
@@ -378,10 +375,11 @@ fn env_value(raw: &str) -> toml::Value {
         || t.parse::<i64>().is_ok()
         || t.starts_with('[')
         || t.starts_with('{');
-    if typed && let Ok(mut doc) = format!("v = {t}").parse::<toml::Table>() {
-        if let Some(v) = doc.remove("v") {
-            return v;
-        }
+    if typed
+        && let Ok(mut doc) = format!("v = {t}").parse::<toml::Table>()
+        && let Some(v) = doc.remove("v")
+    {
+        return v;
     }
     toml::Value::String(raw.to_string())
 }

@@ -1,3 +1,4 @@
+mod cli;
 mod health;
 mod keys;
 mod storage;

@@ -20,7 +20,8 @@ pub enum Backend {
 
 /// A database for one test; removed when dropped.
 pub enum TestDb {
-    Sqlite(tempfile::TempDir, String),
+    /// The directory is held only to delete it on drop.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir, String),
     Postgres(pg::PgDatabase),
 }
 
@@ -81,6 +82,7 @@ pub fn test_config(db: &TestDb) -> Config {
 }
 
 /// The service running on 127.0.0.1 port 0 with a fixed, settable clock.
+#[allow(dead_code)] // fields used by later test modules
 pub struct TestApp {
     pub issuer: String,
     pub state: AppState,

@@ -1,0 +1,263 @@
+//! The real binary: start with nothing, invalid configuration, and the
+//! clients and keys commands.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mastodon-oidc");
+
+fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).args(args).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MASTODON_OIDC_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the binary")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_ready(url: &str) -> reqwest::Response {
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(url).await {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never answered");
+}
+
+/// Spawn `serve` in `dir`, read the JWKS kids, stop it.
+async fn serve_once(dir: &std::path::Path) -> (Vec<String>, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .current_dir(dir)
+        .env("MASTODON_OIDC_LISTEN", &listen)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let res = wait_ready(&format!("http://{listen}/jwks.json")).await;
+    let jwks: serde_json::Value = res.json().await.unwrap();
+    let kids = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    let ready = reqwest::get(format!("http://{listen}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    // SIGTERM: graceful stop.
+    Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "clean exit on SIGTERM: {:?}",
+        out.status
+    );
+    (kids, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[tokio::test]
+async fn starts_with_nothing_and_reuses_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, log) = serve_once(dir.path()).await;
+    assert!(log.contains("DEVELOPMENT SETUP"), "{log}");
+    assert!(log.contains("data"), "says where the data lives: {log}");
+    assert!(dir.path().join("data/master.key").exists());
+    assert!(dir.path().join("data/mastodon-oidc.sqlite3").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("data/master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "master key readable by others: {mode:o}");
+    }
+    let (second, _) = serve_once(dir.path()).await;
+    assert_eq!(first, second, "same keys (kid) after a restart");
+}
+
+#[test]
+fn invalid_configuration_exits_2_and_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "issuer = \"http://login.example\"\nmaster_secret = \"SUPERSECRETVALUE\"\n[tokens]\ncode_ttl_secs = 0\n[[clients]]\nid = \"x\"\nname = \"X\"\nredirect_uris = [\"https://x.example/cb#frag\"]\nsecret = \"CLIENTSECRETVALUE123\"\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["serve", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    for needle in [
+        "https in production",
+        "master_secret must be base64",
+        "code_ttl_secs",
+        "fragment",
+    ] {
+        assert!(t.contains(needle), "{needle} missing: {t}");
+    }
+    assert!(
+        !t.contains("SUPERSECRETVALUE") && !t.contains("CLIENTSECRETVALUE123"),
+        "secret leaked: {t}"
+    );
+    assert!(!t.contains("panicked"));
+}
+
+#[test]
+fn clients_add_list_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = run(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--id",
+            "grafana",
+            "--name",
+            "Grafana",
+            "--redirect-uri",
+            "https://grafana.example/login/generic_oauth",
+        ],
+        &[],
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    let out = text(&add);
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("secret shown once")
+        .trim()
+        .to_string();
+    assert!(
+        mastodon_oidc::crypto::decode_base64(&secret).unwrap().len() >= 32,
+        "≥ 256-bit secret"
+    );
+    // Stored as a hash only.
+    let db = std::fs::read(dir.path().join("data/mastodon-oidc.sqlite3")).unwrap();
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "secret stored in clear"
+    );
+
+    let public = run(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--id",
+            "spa",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1:3000/cb",
+        ],
+        &[],
+    );
+    assert!(public.status.success(), "{}", text(&public));
+    assert!(!text(&public).contains("client_secret:"));
+
+    for (uri, why) in [
+        ("http://rp.example/cb", "https"),
+        ("https://rp.example/cb#x", "fragment"),
+        ("/cb", "absolute"),
+    ] {
+        let bad = run(
+            dir.path(),
+            &[
+                "clients",
+                "add",
+                "--id",
+                "bad",
+                "--name",
+                "B",
+                "--redirect-uri",
+                uri,
+            ],
+            &[],
+        );
+        assert_eq!(bad.status.code(), Some(2), "{uri}: {}", text(&bad));
+        assert!(text(&bad).contains(why), "{uri}: {}", text(&bad));
+    }
+    let dup = run(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--id",
+            "spa",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1:3000/cb",
+        ],
+        &[],
+    );
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(text(&dup).contains("already exists"));
+
+    let list = text(&run(dir.path(), &["clients", "list"], &[]));
+    assert!(list.contains("grafana\tGrafana\tconfidential"), "{list}");
+    assert!(list.contains("spa\tSPA\tpublic"), "{list}");
+    assert!(!list.contains(&secret));
+
+    assert!(
+        run(dir.path(), &["clients", "remove", "grafana"], &[])
+            .status
+            .success()
+    );
+    assert_eq!(
+        run(dir.path(), &["clients", "remove", "grafana"], &[])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(!text(&run(dir.path(), &["clients", "list"], &[])).contains("grafana"));
+}
+
+#[test]
+fn keys_list_and_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    let rotate = run(dir.path(), &["keys", "rotate", "--alg", "ES256"], &[]);
+    assert!(rotate.status.success(), "{}", text(&rotate));
+    let list = text(&run(dir.path(), &["keys", "list"], &[]));
+    assert!(list.contains("ES256\tnext (published)"), "{list}");
+    let bad = run(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+}
