@@ -1,8 +1,10 @@
-//! The command line: `serve` (the default), `migrate`, `clients …`, `keys …`.
+//! The command line: `serve` (the default), `migrate`, `clients …`, `keys …`,
+//! `servers …`.
 //! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
 
 mod clients;
 mod keys;
+mod servers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Inspect and manage the upstream servers we have met.
+    #[command(subcommand)]
+    Servers(servers::ServersCmd),
 }
 
 pub fn main() -> ExitCode {
@@ -54,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&config),
         Command::Clients(cmd) => clients::run(&config, cmd),
         Command::Keys(cmd) => keys::run(&config, cmd),
+        Command::Servers(cmd) => servers::run(&config, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

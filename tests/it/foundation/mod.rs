@@ -1,4 +1,5 @@
 mod cli;
 mod health;
+mod housekeeping;
 mod keys;
 mod storage;
