@@ -21,7 +21,7 @@ use crate::{oidc, web as pages};
 /// Bytes prepared once and served as they are.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub json: Arc<[u8]>,
+    pub json: bytes::Bytes,
     pub etag: String,
 }
 

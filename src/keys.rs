@@ -132,7 +132,7 @@ impl LoadedKey {
 /// this view is right.
 pub struct KeySnapshot {
     keys: Vec<Arc<LoadedKey>>,
-    pub jwks_json: Arc<[u8]>,
+    pub jwks_json: bytes::Bytes,
     pub etag: String,
     fingerprint: (i64, Option<i64>, Option<i64>),
     /// The next time a key starts or stops signing or leaves the JWKS.
@@ -260,7 +260,7 @@ fn build_snapshot(
         );
         keys.push(Arc::new(key));
     }
-    let jwks_json: Arc<[u8]> = json!({ "keys": jwks }).to_string().into_bytes().into();
+    let jwks_json = bytes::Bytes::from(json!({ "keys": jwks }).to_string().into_bytes());
     let etag = format!("\"{}\"", &sha256_b64url(&jwks_json)[..22]);
     Ok(KeySnapshot {
         keys,

@@ -13,19 +13,19 @@ const DISCOVERY_MAX_AGE: u32 = 3600;
 
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let snap = state.keys.snapshot();
-    cached_json(&req, snap.jwks_json.to_vec(), &snap.etag, JWKS_MAX_AGE)
+    cached_json(&req, snap.jwks_json.clone(), &snap.etag, JWKS_MAX_AGE)
 }
 
 pub async fn discovery(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     cached_json(
         &req,
-        state.discovery.json.to_vec(),
+        state.discovery.json.clone(),
         &state.discovery.etag,
         DISCOVERY_MAX_AGE,
     )
 }
 
-fn cached_json(req: &HttpRequest, body: Vec<u8>, etag: &str, max_age: u32) -> HttpResponse {
+fn cached_json(req: &HttpRequest, body: bytes::Bytes, etag: &str, max_age: u32) -> HttpResponse {
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
