@@ -134,7 +134,10 @@ pub async fn build_state_with(
         .await
         .context("cannot load signing keys")?;
     let issuer = config.issuer();
-    let clients = Registry::new(config.clients.iter().map(Client::from_config).collect());
+    let mut clients = Registry::new(config.clients.iter().map(Client::from_config).collect());
+    if config.is_development() {
+        clients.add_configured(pages::demo::client(&issuer));
+    }
     let doc = discovery::document(&issuer, &features(&config));
     Ok(AppState {
         discovery: Prepared::new(serde_json::to_vec(&doc)?),
@@ -153,6 +156,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::DISCOVERY, web::get().to(oidc::jwks::discovery))
         .route(paths::AS_METADATA, web::get().to(oidc::jwks::discovery))
         .route(paths::JWKS, web::get().to(oidc::jwks::jwks))
+        .route("/", web::get().to(pages::home::home))
+        .route("/static/site.css", web::get().to(pages::home::stylesheet))
+        .route("/demo/start", web::get().to(pages::demo::start))
+        .route("/demo/callback", web::get().to(pages::demo::callback))
         .route("/healthz", web::get().to(pages::health::healthz))
         .route("/readyz", web::get().to(pages::health::readyz));
 }

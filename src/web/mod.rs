@@ -1,3 +1,29 @@
-//! Pages and small endpoints for people and operators.
+//! Pages and small endpoints for people and operators. Pages are
+//! server-rendered and work without JavaScript.
 
+pub mod demo;
 pub mod health;
+pub mod home;
+
+use actix_web::HttpResponse;
+
+/// Headers every page carries: no framing, no inline script or style, no caching.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'";
+
+/// An HTML page with the strict headers, or a plain 500 if rendering failed.
+pub fn html(rendered: Result<String, askama::Error>) -> HttpResponse {
+    match rendered {
+        Ok(body) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Content-Security-Policy", CSP))
+            .insert_header(("X-Frame-Options", "DENY"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .insert_header(("Cache-Control", "no-store"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
