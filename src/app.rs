@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{Sealer, sha256_b64url};
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::oidc::clients::{Client, Registry};
 use crate::oidc::discovery::{self, Features, paths};
 use crate::store::Store;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub clients: Arc<Registry>,
     pub discovery: Prepared,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What this build implements; discovery advertises exactly this.
@@ -148,6 +150,7 @@ pub async fn build_state_with(
         sealer,
         clock,
         clients: Arc::new(clients),
+        metrics: Arc::new(Metrics::new()),
     })
 }
 
@@ -160,6 +163,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/site.css", web::get().to(pages::home::stylesheet))
         .route("/demo/start", web::get().to(pages::demo::start))
         .route("/demo/callback", web::get().to(pages::demo::callback))
+        .route("/metrics", web::get().to(pages::health::metrics))
         .route("/healthz", web::get().to(pages::health::healthz))
         .route("/readyz", web::get().to(pages::health::readyz));
 }
@@ -195,7 +199,7 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("http"))
+            .wrap(actix_web::middleware::from_fn(pages::observe::observe))
             .configure(routes)
     })
     .workers(workers)
@@ -204,7 +208,10 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
     .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    let background = vec![spawn_key_refresh(state)];
+    let background = vec![
+        spawn_key_refresh(state.clone()),
+        crate::housekeeping::spawn(state, Duration::from_secs(60)),
+    ];
     Ok(Running {
         addr,
         handle,

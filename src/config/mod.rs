@@ -4,6 +4,7 @@
 //! Configuration is passed in, never global.
 
 mod clients;
+mod limits;
 mod secret;
 mod upstream;
 
@@ -13,6 +14,7 @@ pub use clients::{
     ClientConfig, default_scopes, format_secret_hash, parse_secret_hash, valid_client_id,
     validate_redirect_uri,
 };
+pub use limits::LimitsConfig;
 pub use secret::Secret;
 pub use upstream::UpstreamConfig;
 
@@ -57,6 +59,8 @@ pub struct Config {
     pub signing: SigningConfig,
     #[serde(default)]
     pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
 }

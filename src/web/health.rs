@@ -1,5 +1,6 @@
 //! `/healthz`: the process answers. `/readyz`: the database answers and
 //! signing keys are loaded, so a load balancer may send traffic here.
+//! `/metrics`: Prometheus metrics.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -29,4 +30,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable()
     };
     res.insert_header(("Cache-Control", "no-store")).json(body)
+}
+
+/// Prometheus text format. Restrict it at the proxy if it must not be public.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let body = state
+        .metrics
+        .render(state.store.pool_state(), state.config.database.pool_size);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
 }

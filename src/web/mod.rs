@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod health;
 pub mod home;
+pub mod observe;
 
 use actix_web::HttpResponse;
 

@@ -72,3 +72,43 @@ async fn discovery_issuer(db: TestDb) {
     }
     app.stop().await;
 }
+
+backend_tests! {
+    metrics_count_requests_by_route_pattern => metrics_by_route,
+}
+
+async fn metrics_by_route(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    for _ in 0..3 {
+        let r = http().get(app.url("/jwks.json")).send().await.unwrap();
+        assert!(r.headers().contains_key("x-request-id"));
+    }
+    http()
+        .get(app.url("/no/such/path?code=SECRETCODE"))
+        .send()
+        .await
+        .unwrap();
+    let text = http()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"mastodon_oidc_http_requests_total{endpoint="/jwks.json",method="GET",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"endpoint="unmatched""#),
+        "unknown paths share one label"
+    );
+    assert!(!text.contains("SECRETCODE") && !text.contains("/no/such/path"));
+    assert!(text.contains("mastodon_oidc_http_request_duration_seconds_bucket"));
+    assert!(
+        text.contains("mastodon_oidc_db_pool_max_connections 8"),
+        "{text}"
+    );
+    app.stop().await;
+}
