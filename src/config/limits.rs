@@ -3,7 +3,7 @@
 
 use crate::ratelimit::Limit;
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// `/authorize` requests per client IP.

@@ -22,7 +22,7 @@ use crate::keys::Algorithm;
 
 pub const ENV_PREFIX: &str = "MASTODON_OIDC_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Generated master secret, plain-http issuer allowed, demo relying party on.
@@ -65,7 +65,7 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `text` (human-readable) or `json`.
@@ -74,7 +74,7 @@ pub struct LogConfig {
     pub filter: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -91,7 +91,7 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://path` or `postgres://…`; default: SQLite in `data_dir`.
@@ -113,7 +113,7 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenConfig {
     pub code_ttl_secs: i64,
@@ -146,7 +146,7 @@ impl TokenConfig {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SigningConfig {
     /// Algorithm of the default signing key (RS256, ES256 or EdDSA).
@@ -461,6 +461,66 @@ mod tests {
         let c = Config::load(Some(&path), env(&[])).unwrap();
         assert_eq!(c.mode(), Mode::Production);
         assert!(!c.clients.is_empty());
+    }
+
+    /// Every setting with a default appears in the commented example.
+    #[test]
+    fn example_file_documents_every_setting() {
+        fn paths(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    match v {
+                        toml::Value::Table(_) if !p.starts_with("limits.") => paths(&p, v, out),
+                        _ => out.push(p),
+                    }
+                }
+            }
+        }
+        let c = Config::load(None, env(&[])).unwrap();
+        let mut defaults = toml::Table::new();
+        for (k, v) in [
+            ("log", toml::Value::try_from(&c.log)),
+            ("database", toml::Value::try_from(&c.database)),
+            ("tokens", toml::Value::try_from(&c.tokens)),
+            ("signing", toml::Value::try_from(&c.signing)),
+            ("upstream", toml::Value::try_from(&c.upstream)),
+            ("limits", toml::Value::try_from(&c.limits)),
+        ] {
+            defaults.insert(k.into(), v.unwrap());
+        }
+        let mut wanted = vec![];
+        paths("", &toml::Value::Table(defaults), &mut wanted);
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"),
+        )
+        .unwrap();
+        let example: toml::Value = toml::Value::Table(text.parse().unwrap());
+        let mut have = vec![];
+        paths("", &example, &mut have);
+        let missing: Vec<_> = wanted
+            .iter()
+            .filter(|p| {
+                !have.contains(p) && !text.contains(&format!("# {}", p.rsplit('.').next().unwrap()))
+            })
+            .filter(|p| !p.ends_with("host_overrides"))
+            .collect();
+        assert!(missing.is_empty(), "config/example.toml lacks {missing:?}");
+        for top in [
+            "mode",
+            "issuer",
+            "listen",
+            "data_dir",
+            "master_secret",
+            "workers",
+            "clients",
+        ] {
+            assert!(text.contains(top), "example lacks {top}");
+        }
     }
 
     #[test]
