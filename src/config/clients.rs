@@ -41,6 +41,9 @@ pub struct ClientConfig {
     /// Offer sign-up (prompt=create) to this client's users.
     #[serde(default = "yes")]
     pub signup: bool,
+    /// Group name → members (`user@domain` or `*@domain`), emitted as `groups`.
+    #[serde(default)]
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -96,6 +99,18 @@ impl ClientConfig {
         }
         if !self.scopes.iter().any(|s| s == "openid") {
             problems.push(format!("{at}: scopes must include openid"));
+        }
+        for (group, members) in &self.groups {
+            for m in members {
+                let ok = m
+                    .split_once('@')
+                    .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !m.starts_with('@'));
+                if !ok {
+                    problems.push(format!(
+                        "{at}: groups.{group}: {m:?} is not user@domain or *@domain"
+                    ));
+                }
+            }
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct ClientSettings {
     pub allowed_servers: Vec<String>,
     pub denied_servers: Vec<String>,
     pub signup: bool,
+    /// Group name → members (`user@domain` or `*@domain`).
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for ClientSettings {
@@ -32,6 +34,7 @@ impl Default for ClientSettings {
             allowed_servers: vec![],
             denied_servers: vec![],
             signup: true,
+            groups: Default::default(),
         }
     }
 }
@@ -73,6 +76,7 @@ impl Client {
                 allowed_servers: c.allowed_servers.clone(),
                 denied_servers: c.denied_servers.clone(),
                 signup: c.signup,
+                groups: c.groups.clone(),
             },
         }
     }
@@ -124,6 +128,23 @@ impl Client {
         }
     }
 
+    /// The configured groups `handle` (`user@domain`) belongs to, sorted.
+    pub fn groups_for(&self, handle: &str) -> Vec<String> {
+        let handle = handle.trim_start_matches('@').to_ascii_lowercase();
+        let domain = handle.split_once('@').map(|(_, d)| d).unwrap_or("");
+        self.settings
+            .groups
+            .iter()
+            .filter(|(_, members)| {
+                members.iter().any(|m| {
+                    let m = m.to_ascii_lowercase();
+                    m == handle || m.strip_prefix("*@").is_some_and(|d| d == domain)
+                })
+            })
+            .map(|(g, _)| g.clone())
+            .collect()
+    }
+
     pub fn allows_server(&self, host: &str) -> bool {
         let s = &self.settings;
         (s.allowed_servers.is_empty() || s.allowed_servers.iter().any(|a| a == host))
@@ -159,5 +180,58 @@ impl Registry {
         store::clients::get(conn, id)?
             .map(|row| Client::from_row(&row))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(groups: &[(&str, &[&str])]) -> Client {
+        let mut settings = ClientSettings::default();
+        for (g, m) in groups {
+            settings
+                .groups
+                .insert(g.to_string(), m.iter().map(|s| s.to_string()).collect());
+        }
+        Client {
+            id: "c".into(),
+            name: "C".into(),
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            secret_hash: Some(sha256(b"secret-secret-secret")),
+            public: false,
+            scopes: vec!["openid".into()],
+            settings,
+        }
+    }
+
+    #[test]
+    fn groups_match_handles_and_whole_servers() {
+        let c = client(&[
+            ("admins", &["alice@example.social"]),
+            ("ops", &["*@ops.example"]),
+        ]);
+        assert_eq!(c.groups_for("@Alice@Example.Social"), ["admins"]);
+        assert_eq!(c.groups_for("bob@ops.example"), ["ops"]);
+        assert!(c.groups_for("bob@example.social").is_empty());
+        assert!(c.groups_for("alice@evil-example.social").is_empty());
+        assert!(c.groups_for("mallory@notops.example").is_empty());
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let c = client(&[]);
+        assert!(c.has_redirect_uri("https://rp.example/cb"));
+        for near in [
+            "https://rp.example/cb/",
+            "https://rp.example/cb?x=1",
+            "https://RP.example/cb",
+            "http://rp.example/cb",
+        ] {
+            assert!(!c.has_redirect_uri(near), "{near}");
+        }
+        assert!(c.secret_matches("secret-secret-secret"));
+        assert!(!c.secret_matches("secret-secret-secreT"));
     }
 }
