@@ -1,5 +1,9 @@
 //! The one integration-test binary: every module runs against real HTTP on
 //! loopback and, where storage matters, on both SQLite and PostgreSQL.
 
+#[allow(dead_code)]
+mod fake_mastodon;
 mod foundation;
+mod outbound;
 mod support;
+mod upstream;

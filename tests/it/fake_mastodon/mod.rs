@@ -1,0 +1,2 @@
+//! A fake Mastodon server on loopback that behaves like the real one
+//! (`shared/reference/mastodon-api.md`). SKELETON: being written.

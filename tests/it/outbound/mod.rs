@@ -1,0 +1,1 @@
+//! The SSRF-safe outbound client against loopback test servers.

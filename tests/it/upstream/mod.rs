@@ -1,0 +1,1 @@
+//! The upstream leg against the fake Mastodon, per version profile.
