@@ -2,4 +2,5 @@ mod cli;
 mod health;
 mod housekeeping;
 mod keys;
+mod relying_party;
 mod storage;

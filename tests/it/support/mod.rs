@@ -1,6 +1,7 @@
 //! Test helpers: databases on both backends and the service on port 0.
 
 pub mod pg;
+pub mod rp;
 
 use std::sync::Arc;
 use std::time::Duration;

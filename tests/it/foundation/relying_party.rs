@@ -1,0 +1,82 @@
+//! A real relying-party library (`openidconnect`) fetches the JWKS the service
+//! publishes and verifies ID tokens the service signed, for every algorithm.
+
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce};
+
+use mastodon_oidc::keys::Algorithm;
+
+use crate::backend_tests;
+use crate::support::{T0, TestApp, TestDb, http, rp};
+
+backend_tests! {
+    openidconnect_verifies_service_signed_tokens => verifies_signed_tokens,
+}
+
+fn id_token(app: &TestApp, alg: Algorithm, iss: &str, nonce: &str) -> CoreIdToken {
+    let claims = serde_json::json!({
+        "iss": iss, "sub": "opaque-sub", "aud": ["rp-client"], "azp": "rp-client",
+        "iat": T0, "exp": T0 + 600, "nonce": nonce,
+    });
+    let key = app.state.keys.signer(alg).expect("signer");
+    key.sign_jwt(&claims, "JWT")
+        .expect("sign")
+        .parse()
+        .expect("parses as an ID token")
+}
+
+async fn verifies_signed_tokens(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    // The JWKS location comes from discovery, as a relying party finds it.
+    let doc: serde_json::Value = http()
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwks_url = JsonWebKeySetUrl::new(doc["jwks_uri"].as_str().unwrap().into()).unwrap();
+    let jwks = CoreJsonWebKeySet::fetch_async(&jwks_url, &rp::http_client)
+        .await
+        .expect("openidconnect fetches the JWKS");
+    let issuer = IssuerUrl::new(app.issuer.clone()).unwrap();
+    // The token's clock is the service's fixed clock; verify at that time.
+    let at = chrono::DateTime::from_timestamp(T0 + 60, 0).unwrap();
+    let verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new("rp-client".into()),
+        ClientSecret::new("unused".into()),
+        issuer,
+        jwks,
+    )
+    .set_allowed_algs([
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::EdDsa,
+    ])
+    .set_time_fn(move || at);
+    let nonce = Nonce::new("n-0S6_WzA2Mj".into());
+    for alg in Algorithm::ALL {
+        let token = id_token(&app, alg, &app.issuer, nonce.secret());
+        let claims = token
+            .claims(&verifier, &nonce)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(claims.subject().as_str(), "opaque-sub");
+        // The same key, another issuer: refused.
+        let foreign = id_token(&app, alg, "https://evil.example", nonce.secret());
+        assert!(
+            foreign.claims(&verifier, &nonce).is_err(),
+            "{alg}: foreign iss accepted"
+        );
+        // A wrong nonce: refused.
+        assert!(
+            token
+                .claims(&verifier, &Nonce::new("other".into()))
+                .is_err(),
+            "{alg}: wrong nonce accepted"
+        );
+    }
+    app.stop().await;
+}
