@@ -14,6 +14,9 @@
 //! 9. Every error is a value rendered once: JSON or a redirect for clients, a page for people.
 //! 10. Discovery and JWKS describe exactly this.
 
+pub mod authorize;
 pub mod clients;
 pub mod discovery;
+pub mod error;
 pub mod jwks;
+pub mod pkce;
