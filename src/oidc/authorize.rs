@@ -74,7 +74,7 @@ pub enum AuthorizeError {
 /// Scopes this provider knows; anything else is ignored (RFC 6749 §3.3 lets
 /// the server grant fewer scopes than asked, and relying parties such as
 /// Grafana always ask for `email`).
-pub const KNOWN_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "groups"];
+pub const KNOWN_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
@@ -227,7 +227,10 @@ fn check(
     }
     let mut scopes = vec!["openid".to_string()];
     for s in requested {
-        let allowed = KNOWN_SCOPES.contains(&s) && client.scopes.iter().any(|c| c == s);
+        // `email` exists only as the synthetic address a client opted into.
+        let allowed = KNOWN_SCOPES.contains(&s)
+            && (client.scopes.iter().any(|c| c == s)
+                || (s == "email" && client.settings.synthetic_email));
         if allowed && !scopes.iter().any(|g| g == s) {
             scopes.push(s.to_string());
         }

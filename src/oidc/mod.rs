@@ -15,8 +15,10 @@
 //! 10. Discovery and JWKS describe exactly this.
 
 pub mod authorize;
+pub mod claims;
 pub mod clients;
 pub mod discovery;
 pub mod error;
+pub mod id_token;
 pub mod jwks;
 pub mod pkce;

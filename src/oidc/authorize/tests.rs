@@ -68,6 +68,10 @@ fn a_good_request_parses_once_into_its_fields() {
     );
     // `email` is unknown to a Mastodon bridge and silently not granted.
     assert_eq!(r.scopes, ["openid", "profile"]);
+    let mut synthetic = client();
+    synthetic.settings.synthetic_email = true;
+    let r2 = validate(&with(&[]), &synthetic, true).unwrap();
+    assert_eq!(r2.scopes, ["openid", "profile", "email"]);
     assert_eq!(r.state.as_deref(), Some("st"));
     assert_eq!(r.nonce.as_deref(), Some("nn"));
     assert_eq!(r.code_challenge.as_deref(), Some(CHALLENGE));

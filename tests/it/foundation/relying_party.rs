@@ -4,9 +4,12 @@
 use openidconnect::core::{
     CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
 };
-use openidconnect::{ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce};
+use openidconnect::{
+    AccessToken, AccessTokenHash, ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce,
+};
 
 use mastodon_oidc::keys::Algorithm;
+use mastodon_oidc::oidc::id_token::{self, IdTokenInput};
 
 use crate::backend_tests;
 use crate::support::{T0, TestApp, TestDb, http, rp};
@@ -15,13 +18,22 @@ backend_tests! {
     openidconnect_verifies_service_signed_tokens => verifies_signed_tokens,
 }
 
+const ACCESS_TOKEN: &str = "an-opaque-access-token";
+
 fn id_token(app: &TestApp, alg: Algorithm, iss: &str, nonce: &str) -> CoreIdToken {
-    let claims = serde_json::json!({
-        "iss": iss, "sub": "opaque-sub", "aud": ["rp-client"], "azp": "rp-client",
-        "iat": T0, "exp": T0 + 600, "nonce": nonce,
-    });
-    let key = app.state.keys.signer(alg).expect("signer");
-    key.sign_jwt(&claims, "JWT")
+    let mut user = serde_json::Map::new();
+    user.insert("sub".into(), "opaque-sub".into());
+    let input = IdTokenInput {
+        issuer: iss,
+        client_id: "rp-client",
+        alg,
+        now: T0,
+        ttl_secs: 600,
+        auth_time: T0 - 5,
+        nonce: Some(nonce),
+        access_token: Some(ACCESS_TOKEN),
+    };
+    id_token::mint(&app.state.keys, &input, user)
         .expect("sign")
         .parse()
         .expect("parses as an ID token")
@@ -64,6 +76,15 @@ async fn verifies_signed_tokens(db: TestDb) {
             .claims(&verifier, &nonce)
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(claims.subject().as_str(), "opaque-sub");
+        assert_eq!(claims.auth_time().map(|t| t.timestamp()), Some(T0 - 5));
+        // at_hash as the relying-party library computes it for this algorithm.
+        let expected = AccessTokenHash::from_token(
+            &AccessToken::new(ACCESS_TOKEN.into()),
+            token.signing_alg().unwrap(),
+            token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&expected), "{alg}");
         // The same key, another issuer: refused.
         let foreign = id_token(&app, alg, "https://evil.example", nonce.secret());
         assert!(
