@@ -159,6 +159,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::DISCOVERY, web::get().to(oidc::jwks::discovery))
         .route(paths::AS_METADATA, web::get().to(oidc::jwks::discovery))
         .route(paths::JWKS, web::get().to(oidc::jwks::jwks))
+        .route(paths::TOKEN, web::post().to(oidc::token::token))
         .route("/", web::get().to(pages::home::home))
         .route("/static/site.css", web::get().to(pages::home::stylesheet))
         .route("/demo/start", web::get().to(pages::demo::start))

@@ -106,6 +106,11 @@ impl Params {
         p
     }
 
+    /// The first parameter that appeared twice, if any.
+    pub fn duplicate(&self) -> Option<&str> {
+        self.duplicated.as_deref()
+    }
+
     /// A parameter; an empty value counts as absent (OIDC Core §3.1.2.1).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map

@@ -16,9 +16,13 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_auth;
 pub mod clients;
 pub mod discovery;
 pub mod error;
+pub mod grants;
 pub mod id_token;
 pub mod jwks;
 pub mod pkce;
+pub mod respond;
+pub mod token;

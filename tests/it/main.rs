@@ -4,6 +4,7 @@
 #[allow(dead_code)]
 mod fake_mastodon;
 mod foundation;
+mod login;
 mod outbound;
 mod support;
 mod upstream;

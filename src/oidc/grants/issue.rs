@@ -1,0 +1,112 @@
+//! Mint the token response for a live grant: an opaque access token (stored
+//! hashed), a rotated refresh token where the grant allows one, and an ID
+//! token carrying the person's claims.
+
+use serde_json::{Value, json};
+
+use super::Issuer;
+use crate::crypto::{random_token, sha256_b64url};
+use crate::oidc::claims::{ClaimRequest, user_claims};
+use crate::oidc::clients::Client;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::id_token::{IdTokenInput, mint};
+use crate::store::grants::GrantRow;
+use crate::store::tokens::{ACCESS, REFRESH, TokenRow};
+use crate::store::{self, AnyConnection, StoreResult};
+use crate::upstream::Identity;
+
+/// Per response: what the ID token adds beyond the grant.
+pub struct Extra<'a> {
+    pub nonce: Option<&'a str>,
+    pub requested: &'a std::collections::BTreeSet<String>,
+    /// The scope of this access token (may be narrower than the grant's on refresh).
+    pub scope: &'a str,
+}
+
+/// Insert the tokens and build the JSON body of RFC 6749 §5.1.
+pub fn issue(
+    conn: &mut AnyConnection,
+    ctx: &Issuer,
+    client: &Client,
+    grant: &GrantRow,
+    extra: &Extra<'_>,
+    now: i64,
+) -> StoreResult<Result<Value, OAuthError>> {
+    let Some(account) = store::accounts::get(conn, &grant.sub)? else {
+        return Ok(Err(OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "the account is gone",
+        )));
+    };
+    let identity: Identity = store::from_json(&account.profile)?;
+    let access = random_token(32);
+    let token_row = |kind: &str, value: &str, ttl: i64, scope: &str| TokenRow {
+        hash: sha256_b64url(value.as_bytes()),
+        kind: kind.into(),
+        grant_id: grant.id.clone(),
+        client_id: client.id.clone(),
+        sub: grant.sub.clone(),
+        scope: scope.into(),
+        created_at: now,
+        expires_at: now + ttl,
+        revoked_at: None,
+        used_at: None,
+    };
+    store::tokens::insert(
+        conn,
+        &token_row(ACCESS, &access, ctx.ttl.access_token_ttl_secs, extra.scope),
+    )?;
+    let scopes: Vec<String> = extra.scope.split(' ').map(str::to_string).collect();
+    let offline =
+        grant.scope.split(' ').any(|s| s == "offline_access") || client.settings.refresh_tokens;
+    let refresh = if offline {
+        let value = random_token(32);
+        // A refresh token never outlives its grant.
+        let ttl = ctx.ttl.refresh_token_ttl_secs.min(grant.expires_at - now);
+        store::tokens::insert(conn, &token_row(REFRESH, &value, ttl, &grant.scope))?;
+        Some(value)
+    } else {
+        None
+    };
+    let user = user_claims(
+        &grant.sub,
+        &identity,
+        client,
+        &ClaimRequest {
+            scopes: &scopes,
+            requested: extra.requested,
+        },
+        account.updated_at,
+    );
+    let input = IdTokenInput {
+        issuer: &ctx.issuer,
+        client_id: &client.id,
+        alg: client.settings.id_token_signed_response_alg,
+        now,
+        ttl_secs: ctx.ttl.id_token_ttl_secs,
+        auth_time: grant.auth_time,
+        nonce: extra.nonce,
+        access_token: Some(&access),
+    };
+    let id_token = match mint(&ctx.keys, &input, user) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot sign an ID token");
+            return Ok(Err(OAuthError::new(
+                ErrorCode::ServerError,
+                "cannot sign the ID token",
+            )));
+        }
+    };
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ctx.ttl.access_token_ttl_secs,
+        "id_token": id_token,
+        "scope": extra.scope,
+    });
+    if let Some(r) = refresh {
+        body["refresh_token"] = r.into();
+    }
+    Ok(Ok(body))
+}

@@ -1,0 +1,5 @@
+//! The provider side toward relying parties: token endpoint, and (as the
+//! login flow grows) authorize, callback, userinfo, revocation and logout.
+
+mod seed;
+mod token;
