@@ -160,6 +160,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::AS_METADATA, web::get().to(oidc::jwks::discovery))
         .route(paths::JWKS, web::get().to(oidc::jwks::jwks))
         .route(paths::TOKEN, web::post().to(oidc::token::token))
+        .route(paths::USERINFO, web::get().to(oidc::userinfo::userinfo))
+        .route(paths::USERINFO, web::post().to(oidc::userinfo::userinfo))
+        .route(paths::REVOKE, web::post().to(oidc::revoke::revoke))
+        .route(
+            paths::INTROSPECT,
+            web::post().to(oidc::introspect::introspect),
+        )
         .route("/", web::get().to(pages::home::home))
         .route("/static/site.css", web::get().to(pages::home::stylesheet))
         .route("/demo/start", web::get().to(pages::demo::start))

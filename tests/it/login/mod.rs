@@ -1,5 +1,6 @@
 //! The provider side toward relying parties: token endpoint, and (as the
 //! login flow grows) authorize, callback, userinfo, revocation and logout.
 
+mod resources;
 mod seed;
 mod token;

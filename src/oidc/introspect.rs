@@ -1,0 +1,61 @@
+//! `POST /introspect` (RFC 7662). Only confidential clients may ask, and only
+//! about tokens issued to themselves: to anyone else every token is inactive,
+//! so introspection cannot be used to probe other clients' tokens.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::error::{ErrorCode, OAuthError};
+use super::respond::{no_store_json, oauth_error};
+use super::token::{authenticate, form_params, unavailable};
+use crate::app::AppState;
+use crate::crypto::sha256_b64url;
+use crate::store;
+
+pub async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match form_params(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e, false),
+    };
+    let client = match authenticate(&state, &req, &params).await {
+        Ok(c) if !c.public => c,
+        Ok(_) => {
+            return oauth_error(
+                &OAuthError::new(
+                    ErrorCode::InvalidClient,
+                    "public clients may not introspect",
+                ),
+                false,
+            );
+        }
+        Err((e, basic)) => return oauth_error(&e, basic),
+    };
+    let Some(token) = params.get("token") else {
+        return oauth_error(&OAuthError::invalid_request("token is required"), false);
+    };
+    let hash = sha256_b64url(token.as_bytes());
+    let now = state.clock.now();
+    let found = state
+        .store
+        .run(move |c| store::tokens::get_live(c, &hash, now))
+        .await;
+    match found {
+        Ok(Some(t)) if t.client_id == client.id => no_store_json(&json!({
+            "active": true,
+            "scope": t.scope,
+            "client_id": t.client_id,
+            "sub": t.sub,
+            "exp": t.expires_at,
+            "iat": t.created_at,
+            "iss": state.issuer,
+            "aud": t.client_id,
+            "token_type": if t.kind == store::tokens::REFRESH { "refresh_token" } else { "Bearer" },
+        })),
+        Ok(_) => no_store_json(&json!({ "active": false })),
+        Err(e) => oauth_error(&unavailable(&e), false),
+    }
+}
