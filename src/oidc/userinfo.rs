@@ -12,8 +12,8 @@ use crate::crypto::sha256_b64url;
 use crate::store::{self, tokens::ACCESS};
 use crate::upstream::Identity;
 
-/// The bearer token of a request, or the error to answer with.
-fn bearer(req: &HttpRequest, body: &[u8]) -> Result<String, HttpResponse> {
+/// The bearer token of a request; `Err(None)` when there is no credential at all.
+fn bearer(req: &HttpRequest, body: &[u8]) -> Result<String, Option<OAuthError>> {
     let header = req
         .headers()
         .get("authorization")
@@ -39,11 +39,7 @@ fn bearer(req: &HttpRequest, body: &[u8]) -> Result<String, HttpResponse> {
         ))),
         (Some(t), None) => Ok(t.trim().to_string()),
         (None, Some(t)) => Ok(t),
-        // No credentials at all: a bare challenge (RFC 6750 §3.1).
-        (None, None) => Err(HttpResponse::Unauthorized()
-            .insert_header(("WWW-Authenticate", "Bearer"))
-            .insert_header(("Cache-Control", "no-store"))
-            .finish()),
+        (None, None) => Err(None),
     }
 }
 
@@ -54,7 +50,14 @@ pub async fn userinfo(
 ) -> HttpResponse {
     let token = match bearer(&req, &body) {
         Ok(t) => t,
-        Err(res) => return res,
+        Err(Some(e)) => return bearer_error(&e),
+        // No credentials at all: a bare challenge (RFC 6750 §3.1).
+        Err(None) => {
+            return HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "Bearer"))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish();
+        }
     };
     let now = state.clock.now();
     let hash = sha256_b64url(token.as_bytes());
