@@ -34,9 +34,7 @@ fn bearer(req: &HttpRequest, body: &[u8]) -> Result<String, Option<OAuthError>> 
         None
     };
     match (from_header, from_body) {
-        (Some(_), Some(_)) => Err(bearer_error(&OAuthError::invalid_request(
-            "send the token once",
-        ))),
+        (Some(_), Some(_)) => Err(Some(OAuthError::invalid_request("send the token once"))),
         (Some(t), None) => Ok(t.trim().to_string()),
         (None, Some(t)) => Ok(t),
         (None, None) => Err(None),
