@@ -16,7 +16,9 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::oidc::clients::{Client, Registry};
 use crate::oidc::discovery::{self, Features, paths};
+use crate::oidc::session::Cookies;
 use crate::store::Store;
+use crate::upstream::Upstream;
 use crate::{oidc, web as pages};
 
 /// Bytes prepared once and served as they are.
@@ -49,6 +51,9 @@ pub struct AppState {
     pub clients: Arc<Registry>,
     pub discovery: Prepared,
     pub metrics: Arc<Metrics>,
+    /// The identity source (Mastodon), behind the seam.
+    pub upstream: Arc<dyn Upstream + Send + Sync>,
+    pub cookies: Cookies,
 }
 
 /// What this build implements; discovery advertises exactly this.
@@ -141,7 +146,10 @@ pub async fn build_state_with(
         clients.add_configured(pages::demo::client(&issuer));
     }
     let doc = discovery::document(&issuer, &features(&config));
+    let upstream = default_upstream(&config, &store, &sealer, &clock, &issuer)?;
     Ok(AppState {
+        upstream,
+        cookies: Cookies::for_issuer(&issuer),
         discovery: Prepared::new(serde_json::to_vec(&doc)?),
         config: Arc::new(config),
         issuer,
@@ -154,11 +162,32 @@ pub async fn build_state_with(
     })
 }
 
+/// The Mastodon upstream for this configuration.
+pub fn default_upstream(
+    _config: &Config,
+    _store: &Store,
+    _sealer: &Arc<Sealer>,
+    _clock: &SharedClock,
+    _issuer: &str,
+) -> anyhow::Result<Arc<dyn Upstream + Send + Sync>> {
+    Ok(Arc::new(crate::upstream::NotYet))
+}
+
 /// Every URL of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::DISCOVERY, web::get().to(oidc::jwks::discovery))
         .route(paths::AS_METADATA, web::get().to(oidc::jwks::discovery))
         .route(paths::JWKS, web::get().to(oidc::jwks::jwks))
+        .route(
+            paths::AUTHORIZE,
+            web::get().to(oidc::authorize::endpoint::get),
+        )
+        .route(
+            paths::AUTHORIZE,
+            web::post().to(oidc::authorize::endpoint::post),
+        )
+        .route("/login", web::post().to(pages::login::submit))
+        .route("/callback/{host}", web::get().to(oidc::callback::callback))
         .route(paths::TOKEN, web::post().to(oidc::token::token))
         .route(paths::USERINFO, web::get().to(oidc::userinfo::userinfo))
         .route(paths::USERINFO, web::post().to(oidc::userinfo::userinfo))
@@ -169,6 +198,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/", web::get().to(pages::home::home))
         .route("/static/site.css", web::get().to(pages::home::stylesheet))
+        .route(
+            "/static/form_post.js",
+            web::get().to(pages::pages::form_post_js),
+        )
         .route("/demo/start", web::get().to(pages::demo::start))
         .route("/demo/callback", web::get().to(pages::demo::callback))
         .route("/metrics", web::get().to(pages::health::metrics))

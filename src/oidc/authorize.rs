@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::clients::Client;
 use super::error::{ErrorCode, OAuthError};
 
+pub mod endpoint;
+
 /// How the response travels back (OAuth 2.0 Multiple Response Types, Form Post).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

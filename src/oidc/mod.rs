@@ -15,17 +15,22 @@
 //! 10. Discovery and JWKS describe exactly this.
 
 pub mod authorize;
+pub mod callback;
 pub mod claims;
 pub mod client_auth;
 pub mod clients;
+pub mod code;
 pub mod discovery;
 pub mod error;
 pub mod grants;
+pub mod hint;
 pub mod id_token;
 pub mod introspect;
 pub mod jwks;
+pub mod pending;
 pub mod pkce;
 pub mod respond;
 pub mod revoke;
+pub mod session;
 pub mod token;
 pub mod userinfo;

@@ -42,3 +42,41 @@ pub fn bearer_error(err: &OAuthError) -> HttpResponse {
         .content_type("application/json")
         .body(err.to_json().to_string())
 }
+
+/// Send the browser back to a validated redirect URI with `params`: a 303
+/// with the parameters added to the URI's own query (RFC 9700 §4.12: never
+/// 307), or a form_post page.
+pub fn to_client(
+    redirect_uri: &str,
+    mode: super::authorize::ResponseMode,
+    params: &[(&str, String)],
+) -> HttpResponse {
+    match mode {
+        super::authorize::ResponseMode::FormPost => {
+            crate::web::pages::form_post(redirect_uri, params)
+        }
+        super::authorize::ResponseMode::Query => {
+            let Ok(mut url) = url::Url::parse(redirect_uri) else {
+                return HttpResponse::BadRequest().finish();
+            };
+            url.query_pairs_mut()
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+            HttpResponse::SeeOther()
+                .insert_header(("Location", url.to_string()))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish()
+        }
+    }
+}
+
+/// An error back to the client, with `state` and `iss` (RFC 9207).
+pub fn error_to_client(
+    redirect_uri: &str,
+    mode: super::authorize::ResponseMode,
+    state: Option<&str>,
+    issuer: &str,
+    err: &OAuthError,
+) -> HttpResponse {
+    let params = err.redirect_params(state, issuer);
+    to_client(redirect_uri, mode, &params)
+}

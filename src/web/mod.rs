@@ -4,7 +4,9 @@
 pub mod demo;
 pub mod health;
 pub mod home;
+pub mod login;
 pub mod observe;
+pub mod pages;
 
 use actix_web::HttpResponse;
 

@@ -1,5 +1,7 @@
 //! Test helpers: databases on both backends and the service on port 0.
 
+pub mod browser;
+pub mod mock_upstream;
 pub mod pg;
 pub mod rp;
 
@@ -11,6 +13,7 @@ use mastodon_oidc::clock::{FixedClock, SharedClock};
 use mastodon_oidc::config::Config;
 use mastodon_oidc::crypto::Sealer;
 use mastodon_oidc::store::Store;
+use mastodon_oidc::upstream::Upstream;
 
 /// Which storage backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +102,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(db, tweak, None).await
+    }
+
+    /// With a replacement upstream (a mock) instead of the Mastodon one.
+    pub async fn spawn_full(
+        db: &TestDb,
+        tweak: impl FnOnce(&mut Config),
+        upstream: Option<Arc<dyn Upstream + Send + Sync>>,
+    ) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = test_config(db);
@@ -108,9 +120,12 @@ impl TestApp {
         let clock = FixedClock::new(T0);
         let shared: SharedClock = clock.clone();
         let store = db.store();
-        let state = app::build_state_with(config, shared, store, Arc::new(Sealer::for_tests()))
+        let mut state = app::build_state_with(config, shared, store, Arc::new(Sealer::for_tests()))
             .await
             .expect("build state");
+        if let Some(u) = upstream {
+            state.upstream = u;
+        }
         let running = app::start(state.clone(), listener).expect("start");
         TestApp {
             issuer: state.issuer.clone(),
