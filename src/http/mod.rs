@@ -304,3 +304,27 @@ fn map_err(e: reqwest::Error) -> HttpError {
         HttpError::Protocol(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_host_semaphores_are_dropped_past_the_limit() {
+        let out = Outbound::new(&UpstreamConfig::default()).expect("client");
+        let held = out.semaphore("busy.example");
+        for i in 0..(MAX_TRACKED_HOSTS + 10) {
+            drop(out.semaphore(&format!("h{i}.example")));
+        }
+        let map = out.limits.lock().expect("limits");
+        assert!(map.len() <= MAX_TRACKED_HOSTS, "{}", map.len());
+        // A semaphore still in use survives the clean-up.
+        assert!(Arc::ptr_eq(&map["busy.example"], &held));
+    }
+
+    #[test]
+    fn default_user_agent_names_project_and_version() {
+        let ua = default_user_agent();
+        assert!(ua.starts_with(&format!("mastodon-oidc/{}", env!("CARGO_PKG_VERSION"))));
+    }
+}

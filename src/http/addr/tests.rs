@@ -260,3 +260,55 @@ fn overrides_only_in_insecure_mode() {
     };
     assert_eq!(off.override_for("social.test"), None);
 }
+
+#[test]
+fn url_parsing_turns_odd_ipv4_forms_into_literals() {
+    // The literal check relies on WHATWG parsing: these must not stay names.
+    for s in [
+        "https://2130706433/",
+        "https://0x7f.1/",
+        "https://0x7f000001/",
+        "https://017700000001/",
+        "https://0177.0.0.1/",
+        "https://127.1/",
+        "https://%31%32%37.0.0.1/",
+        "https://\u{ff11}\u{ff12}\u{ff17}.0.0.1/",
+    ] {
+        let url = Url::parse(s).expect("test URL");
+        assert_eq!(
+            url.host(),
+            Some(Host::Ipv4(std::net::Ipv4Addr::LOCALHOST)),
+            "{s}"
+        );
+        assert!(!url_ok(&secure(), s), "{s} must be refused");
+    }
+}
+
+#[test]
+fn unicode_lookalikes_of_local_names_are_refused() {
+    // IDNA maps these to `localhost` / `printer.local` before the name check.
+    for s in [
+        "https://\u{24db}\u{24de}\u{24d2}\u{24d0}\u{24db}\u{24d7}\u{24de}\u{24e2}\u{24e3}/",
+        "https://LocalHost/",
+        "https://printer.\u{ff4c}ocal/",
+    ] {
+        assert!(!url_ok(&secure(), s), "{s} must be refused");
+    }
+}
+
+#[test]
+fn odd_urls_are_refused_without_panicking() {
+    for s in [
+        "data:text/plain,hi",
+        "file:///etc/passwd",
+        "https://a..b/",
+        "https://./",
+        "mailto:a@b.example",
+        "javascript:alert(1)",
+    ] {
+        if let Ok(url) = Url::parse(s) {
+            assert!(secure().check_url(&url).is_err(), "{s}");
+            assert!(insecure().check_url(&url).is_err(), "{s}");
+        }
+    }
+}
