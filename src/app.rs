@@ -58,17 +58,19 @@ pub struct AppState {
 
 /// What this build implements; discovery advertises exactly this.
 pub fn features(_config: &Config) -> Features {
+    let mut claims = vec!["iss", "aud", "exp", "iat", "azp", "at_hash"];
+    claims.extend(oidc::claims::SUPPORTED);
     Features {
-        authorize: false,
-        token: false,
-        userinfo: false,
-        revocation: false,
-        introspection: false,
-        end_session: false,
-        refresh_tokens: false,
+        authorize: true,
+        token: true,
+        userinfo: true,
+        revocation: true,
+        introspection: true,
+        end_session: true,
+        refresh_tokens: true,
         signup: false,
-        claims_supported: vec!["iss", "sub", "aud", "exp", "iat"],
-        scopes_supported: vec!["openid"],
+        claims_supported: claims,
+        scopes_supported: vec!["openid", "profile", "email", "offline_access"],
     }
 }
 
@@ -188,6 +190,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/login", web::post().to(pages::login::submit))
         .route("/callback/{host}", web::get().to(oidc::callback::callback))
+        .route(paths::END_SESSION, web::get().to(oidc::logout::get))
+        .route(paths::END_SESSION, web::post().to(oidc::logout::post))
         .route(paths::TOKEN, web::post().to(oidc::token::token))
         .route(paths::USERINFO, web::get().to(oidc::userinfo::userinfo))
         .route(paths::USERINFO, web::post().to(oidc::userinfo::userinfo))

@@ -27,6 +27,7 @@ pub mod hint;
 pub mod id_token;
 pub mod introspect;
 pub mod jwks;
+pub mod logout;
 pub mod pending;
 pub mod pkce;
 pub mod respond;

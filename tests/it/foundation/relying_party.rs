@@ -3,9 +3,11 @@
 
 use openidconnect::core::{
     CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce,
+    AccessToken, AccessTokenHash, ClientId, ClientSecret, IssuerUrl, JsonWebKey, JsonWebKeySetUrl,
+    Nonce,
 };
 
 use mastodon_oidc::keys::Algorithm;
@@ -16,6 +18,75 @@ use crate::support::{T0, TestApp, TestDb, http, rp};
 
 backend_tests! {
     openidconnect_verifies_service_signed_tokens => verifies_signed_tokens,
+    openidconnect_discovers_the_provider => discovers_provider,
+}
+
+async fn discovers_provider(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    // Provider-metadata discovery checks that `issuer` equals the URL it asked, and fetches the JWKS.
+    let meta = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.issuer.clone()).unwrap(),
+        &rp::http_client,
+    )
+    .await
+    .expect("openidconnect discovery");
+    assert_eq!(meta.issuer().as_str(), app.issuer);
+    assert_eq!(
+        meta.authorization_endpoint().as_str(),
+        app.url("/authorize")
+    );
+    assert_eq!(meta.token_endpoint().unwrap().as_str(), app.url("/token"));
+    assert_eq!(
+        meta.userinfo_endpoint().unwrap().as_str(),
+        app.url("/userinfo")
+    );
+    assert!(meta.jwks().keys().len() >= 3, "one key per algorithm");
+    let kids: Vec<String> = meta
+        .jwks()
+        .keys()
+        .iter()
+        .filter_map(|k| k.key_id().map(|k| k.as_str().to_string()))
+        .collect();
+    for kid in app.state.keys.snapshot().kids() {
+        assert!(kids.contains(&kid), "{kid} published");
+    }
+    // Every advertised endpoint answers (none is advertised before it works).
+    let doc: serde_json::Value = http()
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for key in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+    ] {
+        let url = doc[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} advertised"));
+        let res = http().post(url).send().await.unwrap();
+        assert_ne!(res.status(), 404, "{key} {url}");
+        assert_ne!(res.status(), 405, "{key} {url}");
+    }
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert!(
+        !doc["prompt_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"create".into()),
+        "no sign-up yet"
+    );
+    app.stop().await;
 }
 
 const ACCESS_TOKEN: &str = "an-opaque-access-token";

@@ -23,6 +23,7 @@ pub fn client(id: &str) -> ClientConfig {
         r#"id = "{id}"
 name = "RP {id}"
 redirect_uris = ["{REDIRECT}", "https://rp.example/other"]
+post_logout_redirect_uris = ["https://rp.example/bye"]
 secret = "{SECRET}"
 "#
     ))
