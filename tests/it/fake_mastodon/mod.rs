@@ -1,2 +1,550 @@
 //! A fake Mastodon server on loopback that behaves like the real one
-//! (`shared/reference/mastodon-api.md`). SKELETON: being written.
+//! (`shared/reference/mastodon-api.md`), for the bridge's integration tests.
+//!
+//! `FakeMastodon::start(FakeConfig)` runs an actix-web server on
+//! 127.0.0.1:0 in its own thread and actix System, so it works from any
+//! tokio test. The bridge reaches it by name (`social.test`) through a
+//! test-only DNS override (`host_overrides()`), so every URL the fake hands
+//! out is `http://{web_domain}/…`. Every request is recorded (`calls`,
+//! `count`, `last`) and knobs simulate outages, slowness, garbage and a
+//! server that forgot our app.
+//!
+//! Files: `profile` (version differences), `model` (state), `request`
+//! (recorded request + params), `reply` (error bodies), `apps`, `oauth`,
+//! `html` (login/consent form), `accounts` (token checks, sign-up),
+//! `instance` (instance API + NodeInfo), `webfinger`, `selftest`.
+
+// Handlers return ready-made error responses in `Err`; size is irrelevant in a test fake.
+#![allow(clippy::result_large_err)]
+
+mod accounts;
+mod apps;
+mod html;
+mod instance;
+mod model;
+mod oauth;
+mod profile;
+mod reply;
+mod request;
+mod webfinger;
+
+#[cfg(test)]
+mod selftest;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use mastodon_oidc::clock::{SharedClock, SystemClock};
+
+pub use model::{AccountState, FakeUser};
+pub use profile::Profile;
+pub use request::Call;
+
+use model::{Forced, State};
+
+/// How `/oauth/authorize` treats the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginMode {
+    /// This username is signed in and approves at once: a code is issued and
+    /// the browser is sent straight back (unless `force_login=true`, which
+    /// shows the form, as the real consent page would be shown).
+    AutoApprove(String),
+    /// Always serve the HTML sign-in-and-authorize form.
+    Interactive,
+}
+
+/// Registration settings shown by the instance API and enforced at sign-up.
+#[derive(Debug, Clone)]
+pub struct Registrations {
+    pub enabled: bool,
+    pub approval_required: bool,
+    pub reason_required: bool,
+    /// HTML shown while registrations are closed.
+    pub message: Option<String>,
+    pub min_age: Option<u32>,
+}
+
+impl Default for Registrations {
+    fn default() -> Self {
+        Registrations {
+            enabled: true,
+            approval_required: false,
+            reason_required: false,
+            message: None,
+            min_age: None,
+        }
+    }
+}
+
+/// Everything a test chooses before starting the fake.
+#[derive(Clone)]
+pub struct FakeConfig {
+    pub profile: Profile,
+    /// The API / OAuth host (WEB_DOMAIN), e.g. `social.test`.
+    pub web_domain: String,
+    /// The handle domain (LOCAL_DOMAIN); defaults to `web_domain`.
+    pub local_domain: String,
+    pub users: Vec<FakeUser>,
+    pub login: LoginMode,
+    pub registrations: Registrations,
+    pub rules: Vec<String>,
+    pub title: String,
+    /// `POST /api/v1/apps` per 10 minutes; `None` disables the throttle.
+    pub apps_rate_limit: Option<usize>,
+    /// Code lifetime, throttle windows and `created_at` read this clock.
+    pub clock: SharedClock,
+    /// Usernames WebFinger answers 410 Gone for.
+    pub deleted_usernames: Vec<String>,
+}
+
+/// The default user's id.
+pub const ALICE_ID: &str = "109000000000000001";
+
+impl FakeConfig {
+    /// `social.test`, one active user `alice` (password `password`)
+    /// auto-approving, open registrations, throttle 5 / 10 min.
+    pub fn new(profile: Profile) -> Self {
+        FakeConfig {
+            profile,
+            web_domain: "social.test".into(),
+            local_domain: "social.test".into(),
+            users: vec![FakeUser::new(ALICE_ID, "alice")],
+            login: LoginMode::AutoApprove("alice".into()),
+            registrations: Registrations::default(),
+            rules: vec!["Be nice.".into()],
+            title: "Fake Mastodon".into(),
+            apps_rate_limit: Some(5),
+            clock: Arc::new(SystemClock),
+            deleted_usernames: Vec::new(),
+        }
+    }
+
+    /// Sets WEB_DOMAIN (and LOCAL_DOMAIN if it was the same).
+    pub fn web_domain(mut self, domain: &str) -> Self {
+        if self.local_domain == self.web_domain {
+            self.local_domain = domain.to_owned();
+        }
+        self.web_domain = domain.to_owned();
+        self
+    }
+
+    pub fn local_domain(mut self, domain: &str) -> Self {
+        self.local_domain = domain.to_owned();
+        self
+    }
+
+    pub fn users(mut self, users: Vec<FakeUser>) -> Self {
+        self.users = users;
+        self
+    }
+
+    pub fn interactive(mut self) -> Self {
+        self.login = LoginMode::Interactive;
+        self
+    }
+
+    pub fn auto_approve(mut self, username: &str) -> Self {
+        self.login = LoginMode::AutoApprove(username.to_owned());
+        self
+    }
+
+    pub fn registrations(mut self, r: Registrations) -> Self {
+        self.registrations = r;
+        self
+    }
+
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn apps_rate_limit(mut self, limit: Option<usize>) -> Self {
+        self.apps_rate_limit = limit;
+        self
+    }
+
+    fn users_count(&self) -> usize {
+        self.users.len()
+    }
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig::new(Profile::Mastodon44)
+    }
+}
+
+/// `http://{web_domain}{path}`: the bridge resolves the name to our port.
+pub fn absolute(c: &FakeConfig, path: &str) -> String {
+    format!("http://{}{path}", c.web_domain)
+}
+
+type Shared = Arc<Mutex<State>>;
+
+/// A running fake; stops when dropped.
+pub struct FakeMastodon {
+    addr: SocketAddr,
+    state: Shared,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for FakeMastodon {
+    fn drop(&mut self) {
+        // `stop` sends the command eagerly; the returned future only waits.
+        drop(self.handle.stop(false));
+    }
+}
+
+impl FakeMastodon {
+    pub fn start(config: FakeConfig) -> FakeMastodon {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake mastodon");
+        let addr = listener.local_addr().expect("fake mastodon address");
+        let state: Shared = Arc::new(Mutex::new(State::new(config)));
+        let data = state.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    actix_web::App::new()
+                        .app_data(web::Data::new(data.clone()))
+                        .app_data(web::PayloadConfig::new(1 << 20))
+                        .default_service(web::to(entry))
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .expect("fake mastodon listen")
+                .run();
+                let _ = tx.send(server.handle());
+                let _ = server.await;
+            });
+        });
+        let handle = rx.recv().expect("fake mastodon started");
+        FakeMastodon {
+            addr,
+            state,
+            handle,
+        }
+    }
+
+    fn st(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://{web_domain}` (reach it through `host_overrides()`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.st().config.web_domain)
+    }
+
+    /// `http://127.0.0.1:PORT`, for clients without a DNS override.
+    pub fn ip_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn web_domain(&self) -> String {
+        self.st().config.web_domain.clone()
+    }
+
+    pub fn local_domain(&self) -> String {
+        self.st().config.local_domain.clone()
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.st().config.profile
+    }
+
+    /// Name → 127.0.0.1:PORT for both WEB_DOMAIN and LOCAL_DOMAIN.
+    pub fn host_overrides(&self) -> BTreeMap<String, SocketAddr> {
+        let st = self.st();
+        let mut m = BTreeMap::new();
+        m.insert(st.config.web_domain.clone(), self.addr);
+        m.insert(st.config.local_domain.clone(), self.addr);
+        m
+    }
+
+    // ---- recorder ----
+
+    /// Every recorded request, in arrival order.
+    pub fn all_calls(&self) -> Vec<Call> {
+        self.st().calls.clone()
+    }
+
+    /// Requests with this method and path (path without query).
+    pub fn calls(&self, method: &str, path: &str) -> Vec<Call> {
+        self.st()
+            .calls
+            .iter()
+            .filter(|c| c.method.eq_ignore_ascii_case(method) && c.path == path)
+            .cloned()
+            .collect()
+    }
+
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.calls(method, path).len()
+    }
+
+    pub fn last(&self, method: &str, path: &str) -> Option<Call> {
+        self.calls(method, path).pop()
+    }
+
+    pub fn clear_calls(&self) {
+        self.st().calls.clear();
+    }
+
+    // ---- knobs ----
+
+    /// While down, every request gets 503 with an HTML body.
+    pub fn set_down(&self, down: bool) {
+        self.st().down = down;
+    }
+
+    /// Delay before every response.
+    pub fn set_delay(&self, delay: Duration) {
+        self.st().delay = delay;
+    }
+
+    /// API and OAuth endpoints answer 200 `text/html` garbage.
+    pub fn set_html_garbage(&self, on: bool) {
+        self.st().html_garbage = on;
+    }
+
+    /// Forgets every app (and its codes and tokens), as the 4.2 vacuum or an
+    /// admin would: their client_ids become `invalid_client`.
+    pub fn revoke_all_apps(&self) {
+        let mut st = self.st();
+        st.apps.clear();
+        st.codes.clear();
+        st.tokens.clear();
+    }
+
+    /// Forgets one app by client_id.
+    pub fn delete_app(&self, client_id: &str) {
+        let mut st = self.st();
+        st.apps.retain(|a| a.client_id != client_id);
+        st.codes.retain(|c| c.client_id != client_id);
+        st.tokens.retain(|t| t.client_id != client_id);
+    }
+
+    /// `true`: every `POST /api/v1/apps` gets 429 until set back to `false`.
+    pub fn set_apps_rate_limited(&self, limited: bool) {
+        let mut st = self.st();
+        st.apps_rate_limit = if limited {
+            Some(0)
+        } else {
+            st.config.apps_rate_limit
+        };
+        st.app_registrations.clear();
+    }
+
+    /// Changes the app-registration throttle (per 10 minutes) and resets it.
+    pub fn set_apps_rate_limit(&self, limit: Option<usize>) {
+        let mut st = self.st();
+        st.apps_rate_limit = limit;
+        st.app_registrations.clear();
+    }
+
+    pub fn reset_apps_rate_limit(&self) {
+        self.st().app_registrations.clear();
+    }
+
+    /// Answer `method path` with this response, `times` times (`None`:
+    /// until `clear_forced`).
+    pub fn force_response(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: &str,
+        body: &str,
+        times: Option<usize>,
+    ) {
+        self.st().forced.insert(
+            (method.to_ascii_uppercase(), path.to_owned()),
+            Forced {
+                status,
+                content_type: content_type.to_owned(),
+                body: body.to_owned(),
+                remaining: times,
+            },
+        );
+    }
+
+    pub fn clear_forced(&self) {
+        self.st().forced.clear();
+    }
+
+    pub fn set_login(&self, mode: LoginMode) {
+        self.st().config.login = mode;
+    }
+
+    pub fn set_registrations(&self, r: Registrations) {
+        self.st().config.registrations = r;
+    }
+
+    // ---- users and issued credentials ----
+
+    pub fn add_user(&self, user: FakeUser) {
+        self.st().users.push(user);
+    }
+
+    pub fn set_account_state(&self, username: &str, state: AccountState) {
+        let mut st = self.st();
+        if let Some(u) = st
+            .users
+            .iter_mut()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+        {
+            u.state = state;
+        }
+    }
+
+    pub fn user(&self, username: &str) -> Option<FakeUser> {
+        self.st().user_by_name(username).cloned()
+    }
+
+    /// Registered apps as (client_id, client_secret, redirect_uri, scopes).
+    pub fn apps(&self) -> Vec<(String, String, String, Vec<String>)> {
+        self.st()
+            .apps
+            .iter()
+            .map(|a| {
+                (
+                    a.client_id.clone(),
+                    a.client_secret.clone(),
+                    a.redirect_uri.clone(),
+                    a.scopes.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Revokes every issued access token (as if the user revoked the app).
+    pub fn revoke_all_tokens(&self) {
+        for t in &mut self.st().tokens {
+            t.revoked = true;
+        }
+    }
+
+    /// Unrevoked access tokens as (token, client_id, user_id, scopes).
+    pub fn tokens(&self) -> Vec<(String, String, Option<String>, Vec<String>)> {
+        self.st()
+            .tokens
+            .iter()
+            .filter(|t| !t.revoked)
+            .map(|t| {
+                (
+                    t.token.clone(),
+                    t.client_id.clone(),
+                    t.user_id.clone(),
+                    t.scopes.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The e-mailed confirmation link for a signed-up user.
+    pub fn confirmation_link(&self, username: &str) -> Option<String> {
+        let st = self.st();
+        let user = st.user_by_name(username)?;
+        let (token, _) = st
+            .confirmations
+            .iter()
+            .find(|(_, (id, _))| *id == user.id)?;
+        Some(absolute(
+            &st.config,
+            &format!("/auth/confirmation?confirmation_token={token}&redirect_to_app=true"),
+        ))
+    }
+}
+
+async fn entry(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let call = Call::from_request(&req, &body);
+    let delay = {
+        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        st.calls.push(call.clone());
+        st.delay
+    };
+    if !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+    route(&mut st, &call)
+}
+
+fn route(st: &mut State, call: &Call) -> HttpResponse {
+    if st.down {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/html; charset=utf-8")
+            .body("<html><body><h1>503 Service Unavailable</h1></body></html>");
+    }
+    let key = (call.method.clone(), call.path.clone());
+    if let Some(f) = st.forced.get_mut(&key) {
+        let r = HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(f.status)
+                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+        )
+        .content_type(f.content_type.clone())
+        .body(f.body.clone());
+        if let Some(n) = f.remaining.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.forced.remove(&key);
+            }
+        }
+        return r;
+    }
+    let html_pages = call.path.starts_with("/auth/") || call.path == "/oauth/authorize";
+    if st.html_garbage && !html_pages {
+        return HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body("<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>");
+    }
+    let c = &st.config;
+    // A LOCAL_DOMAIN web server 301s WebFinger to WEB_DOMAIN.
+    if c.local_domain != c.web_domain
+        && call.host() == c.local_domain
+        && call.path == "/.well-known/webfinger"
+    {
+        let q = serde_urlencoded::to_string(&call.query).unwrap_or_default();
+        return reply::redirect(301, &absolute(c, &format!("/.well-known/webfinger?{q}")));
+    }
+    match (call.method.as_str(), call.path.as_str()) {
+        ("POST", "/api/v1/apps") => apps::create(st, call),
+        ("GET", "/api/v1/apps/verify_credentials") => apps::verify_credentials(st, call),
+        ("GET", "/oauth/authorize") => oauth::authorize_get(st, call),
+        ("POST" | "DELETE", "/oauth/authorize") => oauth::authorize_post(st, call),
+        ("POST", "/oauth/token") => oauth::token(st, call),
+        ("POST", "/oauth/revoke") => oauth::revoke(st, call),
+        ("GET" | "POST", "/oauth/userinfo") => oauth::userinfo(st, call),
+        ("GET", "/.well-known/oauth-authorization-server") => oauth::metadata(st),
+        ("GET", "/api/v1/accounts/verify_credentials") => accounts::verify_credentials(st, call),
+        ("POST", "/api/v1/accounts") => accounts::sign_up(st, call),
+        ("POST", "/api/v1/emails/confirmations") => accounts::resend_confirmation(st, call),
+        ("GET", "/api/v1/emails/check_confirmation") => accounts::check_confirmation(st, call),
+        ("GET", "/auth/confirmation") => accounts::confirm_link(st, call),
+        ("GET", "/api/v1/instance") => instance::v1(&st.config),
+        ("GET", "/api/v2/instance") => instance::v2(&st.config),
+        ("GET", "/api/v1/instance/rules") => instance::rules_list(&st.config),
+        ("GET", "/.well-known/webfinger") => webfinger::webfinger(st, call),
+        ("GET", "/.well-known/host-meta") => webfinger::host_meta(st, call),
+        ("GET", "/.well-known/nodeinfo") => instance::nodeinfo_links(&st.config),
+        ("GET", "/nodeinfo/2.0") => instance::nodeinfo(&st.config),
+        _ if call.path.starts_with("/api/") => reply::not_found(),
+        _ => html::error_page(
+            404,
+            "not_found",
+            "The page you were looking for doesn't exist.",
+        ),
+    }
+}

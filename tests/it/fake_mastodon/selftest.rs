@@ -1,0 +1,1 @@
+//! Self-tests: the fake refuses what the real server refuses.
