@@ -133,8 +133,10 @@ impl Call {
 }
 
 fn find<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    // Rails keeps the last of repeated keys.
     pairs
         .iter()
+        .rev()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
 }
