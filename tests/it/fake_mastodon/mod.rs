@@ -26,6 +26,7 @@ mod oauth;
 mod profile;
 mod reply;
 mod request;
+mod throttle;
 mod webfinger;
 
 #[cfg(test)]
@@ -94,6 +95,10 @@ pub struct FakeConfig {
     pub title: String,
     /// `POST /api/v1/apps` per 10 minutes; `None` disables the throttle.
     pub apps_rate_limit: Option<usize>,
+    /// `POST /api/v1/accounts` per 30 minutes; `None` disables it.
+    pub signup_rate_limit: Option<usize>,
+    /// Mastodon 4.5+ actor URIs for new accounts: `/ap/users/<id>`.
+    pub numeric_actor_uris: bool,
     /// Code lifetime, throttle windows and `created_at` read this clock.
     pub clock: SharedClock,
     /// Usernames WebFinger answers 410 Gone for.
@@ -117,6 +122,8 @@ impl FakeConfig {
             rules: vec!["Be nice.".into()],
             title: "Fake Mastodon".into(),
             apps_rate_limit: Some(5),
+            signup_rate_limit: Some(5),
+            numeric_actor_uris: false,
             clock: Arc::new(SystemClock),
             deleted_usernames: Vec::new(),
         }
@@ -339,23 +346,30 @@ impl FakeMastodon {
     /// `true`: every `POST /api/v1/apps` gets 429 until set back to `false`.
     pub fn set_apps_rate_limited(&self, limited: bool) {
         let mut st = self.st();
-        st.apps_rate_limit = if limited {
+        st.apps_throttle.limit = if limited {
             Some(0)
         } else {
             st.config.apps_rate_limit
         };
-        st.app_registrations.clear();
+        st.apps_throttle.reset();
     }
 
     /// Changes the app-registration throttle (per 10 minutes) and resets it.
     pub fn set_apps_rate_limit(&self, limit: Option<usize>) {
         let mut st = self.st();
-        st.apps_rate_limit = limit;
-        st.app_registrations.clear();
+        st.apps_throttle.limit = limit;
+        st.apps_throttle.reset();
     }
 
     pub fn reset_apps_rate_limit(&self) {
-        self.st().app_registrations.clear();
+        self.st().apps_throttle.reset();
+    }
+
+    /// Changes the sign-up throttle (per 30 minutes) and resets it.
+    pub fn set_signup_rate_limit(&self, limit: Option<usize>) {
+        let mut st = self.st();
+        st.signup_throttle.limit = limit;
+        st.signup_throttle.reset();
     }
 
     /// Answer `method path` with this response, `times` times (`None`:
@@ -451,6 +465,55 @@ impl FakeMastodon {
                 )
             })
             .collect()
+    }
+
+    /// Registers an app directly (no request recorded); returns
+    /// (client_id, client_secret). `redirect_uris` are joined with "\n".
+    pub fn seed_app(&self, redirect_uris: &[&str], scopes: &str) -> (String, String) {
+        let mut st = self.st();
+        let app = model::App {
+            id: st.new_id(),
+            name: "Seeded".into(),
+            website: None,
+            redirect_uri: redirect_uris.join("\n"),
+            scopes: model::split_scopes(scopes),
+            client_id: model::random_token(),
+            client_secret: model::random_token(),
+            created_at: st.now(),
+        };
+        st.apps.push(app.clone());
+        (app.client_id, app.client_secret)
+    }
+
+    /// Issues a user token for `username` on an app (no request recorded).
+    pub fn seed_token(&self, client_id: &str, username: &str, scopes: &str) -> Option<String> {
+        let mut st = self.st();
+        st.app(client_id)?;
+        let user_id = st.user_by_name(username)?.id.clone();
+        let t = st.find_or_create_token(client_id, Some(&user_id), &model::split_scopes(scopes));
+        Some(t.token)
+    }
+
+    /// One night of Mastodon 4.2.0–4.2.8 vacuuming (spec §1.5): drops
+    /// revoked tokens and used or expired codes, then deletes apps older than
+    /// 24 h with no tokens, no codes and no users signed up through them.
+    pub fn run_vacuum(&self) {
+        let mut st = self.st();
+        let now = st.now();
+        st.tokens.retain(|t| !t.revoked);
+        st.codes.retain(|c| !c.used && now - c.created_at < 600);
+        let keep: Vec<String> = st
+            .apps
+            .iter()
+            .filter(|a| {
+                now - a.created_at < 86_400
+                    || st.tokens.iter().any(|t| t.client_id == a.client_id)
+                    || st.codes.iter().any(|c| c.client_id == a.client_id)
+                    || st.created_by.values().any(|c| *c == a.client_id)
+            })
+            .map(|a| a.client_id.clone())
+            .collect();
+        st.apps.retain(|a| keep.contains(&a.client_id));
     }
 
     /// The e-mailed confirmation link for a signed-up user.

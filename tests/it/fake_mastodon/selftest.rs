@@ -1057,3 +1057,119 @@ async fn recorder_keeps_bodies_and_headers() {
     assert_eq!(c.array("redirect_uris"), Some(vec![CB.to_owned()]));
     assert!(c.json.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vacuum_deletes_unused_apps_only() {
+    let clock = FixedClock::new(1_800_000_000);
+    let t = T::new(FakeConfig::new(Profile::Mastodon42).clock(clock.clone()));
+    let (unused, unused_secret) = t.app("read").await;
+    let (kept, kept_secret) = t.app("read").await;
+    let r = t
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &kept),
+                ("client_secret", &kept_secret),
+            ],
+        )
+        .await;
+    token_of(r).await;
+    t.fake.run_vacuum();
+    assert_eq!(t.fake.apps().len(), 2, "younger than a day");
+    clock.advance(86_400);
+    t.fake.run_vacuum();
+    let r = t
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &unused),
+                ("client_secret", &unused_secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(t.fake.apps().len(), 1);
+    assert_eq!(t.fake.apps()[0].0, kept);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_up_is_throttled_and_successes_carry_rate_headers() {
+    let t = T::new(FakeConfig::new(Profile::Mastodon44));
+    let r = t
+        .post_form(
+            "/api/v1/apps",
+            &[("client_name", "B"), ("redirect_uris", CB)],
+        )
+        .await;
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "4");
+    let (id, _) = t.fake.seed_app(&[CB], "read write:accounts");
+    let user_token = t.fake.seed_token(&id, "alice", "read").unwrap();
+    assert_eq!(
+        t.fake.count("POST", "/api/v1/apps"),
+        1,
+        "seeding records nothing"
+    );
+    assert_eq!(
+        t.get("/api/v1/accounts/verify_credentials", Some(&user_token))
+            .await
+            .status(),
+        200
+    );
+    t.fake.set_signup_rate_limit(Some(2));
+    for _ in 0..2 {
+        let r = t
+            .http
+            .post(t.url("/api/v1/accounts"))
+            .bearer_auth("bogus")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = t
+        .http
+        .post(t.url("/api/v1/accounts"))
+        .bearer_auth("bogus")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn numeric_actor_uris_and_avatar() {
+    let mut alice = FakeUser::new(super::ALICE_ID, "alice");
+    alice.avatar = Some("http://social.test/system/a.png".into());
+    let mut config = FakeConfig::new(Profile::Mastodon44).users(vec![alice]);
+    config.numeric_actor_uris = true;
+    let t = T::new(config);
+    let v = json(
+        t.get(
+            "/.well-known/webfinger?resource=acct:alice@social.test",
+            None,
+        )
+        .await,
+    )
+    .await;
+    let links = v["links"].as_array().unwrap();
+    let self_href = format!("http://social.test/ap/users/{}", super::ALICE_ID);
+    assert!(
+        links
+            .iter()
+            .any(|l| l["rel"] == "self" && l["href"] == self_href)
+    );
+    assert!(
+        links
+            .iter()
+            .any(|l| l["rel"] == "http://webfinger.net/rel/avatar")
+    );
+    let r = t.get("/.well-known/host-meta", None).await;
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("http://social.test/.well-known/webfinger?resource={uri}")
+    );
+}
