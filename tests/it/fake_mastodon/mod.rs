@@ -53,7 +53,11 @@ pub enum LoginMode {
     /// the browser is sent straight back (unless `force_login=true`, which
     /// shows the form, as the real consent page would be shown).
     AutoApprove(String),
-    /// Always serve the HTML sign-in-and-authorize form.
+    /// Signed in as this username, like the real server: the consent form
+    /// is skipped only when a matching unrevoked token exists (same app,
+    /// user and scope set) and `force_login` is not set.
+    SignedIn(String),
+    /// Nobody signed in: always serve the HTML sign-in-and-authorize form.
     Interactive,
 }
 
@@ -150,6 +154,11 @@ impl FakeConfig {
 
     pub fn interactive(mut self) -> Self {
         self.login = LoginMode::Interactive;
+        self
+    }
+
+    pub fn signed_in(mut self, username: &str) -> Self {
+        self.login = LoginMode::SignedIn(username.to_owned());
         self
     }
 

@@ -1173,3 +1173,67 @@ async fn numeric_actor_uris_and_avatar() {
             .contains("http://social.test/.well-known/webfinger?resource={uri}")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_in_mode_skips_consent_only_with_matching_token() {
+    let t = T::new(
+        FakeConfig::new(Profile::Mastodon44)
+            .local_domain("local.test")
+            .signed_in("alice"),
+    );
+    let (id, secret) = t.app("profile read:accounts").await;
+    let r = t.authorize(&id, &[("scope", "profile")]).await;
+    assert_eq!(r.status(), 200, "first time: consent page");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Signed in as @alice@local.test")
+    );
+    let r = t
+        .post_form(
+            "/oauth/authorize",
+            &[
+                ("response_type", "code"),
+                ("client_id", &id),
+                ("redirect_uri", CB),
+                ("scope", "profile"),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    let code = query_of(&r, "code").expect("approved as the signed-in user");
+    let token = token_of(t.exchange(&id, &secret, &code, &[]).await).await;
+    assert_eq!(
+        t.authorize(&id, &[("scope", "profile")]).await.status(),
+        302
+    );
+    // A different scope set has no matching token.
+    assert_eq!(
+        t.authorize(&id, &[("scope", "read:accounts")])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        t.authorize(&id, &[("scope", "profile"), ("force_login", "true")])
+            .await
+            .status(),
+        200
+    );
+    let r = t
+        .post_form(
+            "/oauth/revoke",
+            &[
+                ("token", &token),
+                ("client_id", &id),
+                ("client_secret", &secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        t.authorize(&id, &[("scope", "profile")]).await.status(),
+        200
+    );
+}
