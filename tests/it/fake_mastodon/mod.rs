@@ -204,13 +204,16 @@ type Shared = Arc<Mutex<State>>;
 pub struct FakeMastodon {
     addr: SocketAddr,
     state: Shared,
-    handle: actix_web::dev::ServerHandle,
+    handle: Mutex<Option<actix_web::dev::ServerHandle>>,
 }
 
 impl Drop for FakeMastodon {
     fn drop(&mut self) {
         // `stop` sends the command eagerly; the returned future only waits.
-        drop(self.handle.stop(false));
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            drop(h.stop(false));
+        }
     }
 }
 
@@ -219,30 +222,43 @@ impl FakeMastodon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake mastodon");
         let addr = listener.local_addr().expect("fake mastodon address");
         let state: Shared = Arc::new(Mutex::new(State::new(config)));
-        let data = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new()
-                        .app_data(web::Data::new(data.clone()))
-                        .app_data(web::PayloadConfig::new(1 << 20))
-                        .default_service(web::to(entry))
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .expect("fake mastodon listen")
-                .run();
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            });
-        });
-        let handle = rx.recv().expect("fake mastodon started");
+        let handle = serve(listener, state.clone());
         FakeMastodon {
             addr,
             state,
-            handle,
+            handle: Mutex::new(Some(handle)),
+        }
+    }
+
+    /// `true`: stop listening, so connections are refused (a host that is
+    /// really down); `false`: listen again on the same port, same state.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        let mut handle = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        match (unreachable, handle.take()) {
+            (true, Some(h)) => {
+                // Wait for the listener to close, on a thread of its own
+                // because the caller may be inside a tokio runtime.
+                let done = std::thread::spawn(move || {
+                    actix_web::rt::System::new().block_on(h.stop(false));
+                });
+                let _ = done.join();
+            }
+            (false, None) => {
+                let mut tries = 0;
+                let listener = loop {
+                    match TcpListener::bind(self.addr) {
+                        Ok(l) => break l,
+                        Err(e) if tries < 50 => {
+                            tries += 1;
+                            let _ = e;
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(e) => panic!("fake mastodon cannot listen again on {}: {e}", self.addr),
+                    }
+                };
+                *handle = Some(serve(listener, self.state.clone()));
+            }
+            (_, h) => *handle = h,
         }
     }
 
@@ -538,6 +554,30 @@ impl FakeMastodon {
             &format!("/auth/confirmation?confirmation_token={token}&redirect_to_app=true"),
         ))
     }
+}
+
+/// Runs the actix server for `state` on `listener` in its own thread and
+/// actix System, so it works beside any tokio runtime.
+fn serve(listener: TcpListener, state: Shared) -> actix_web::dev::ServerHandle {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(web::Data::new(state.clone()))
+                    .app_data(web::PayloadConfig::new(1 << 20))
+                    .default_service(web::to(entry))
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .expect("fake mastodon listen")
+            .run();
+            let _ = tx.send(server.handle());
+            let _ = server.await;
+        });
+    });
+    rx.recv().expect("fake mastodon started")
 }
 
 async fn entry(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {

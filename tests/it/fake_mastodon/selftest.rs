@@ -650,7 +650,9 @@ async fn app_registration_validation_by_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_registration_is_throttled_after_five() {
-    let t = T::new(FakeConfig::new(Profile::Mastodon44));
+    // A fixed clock: a window boundary mid-test would reset the count.
+    let clock = FixedClock::new(1_800_000_100);
+    let t = T::new(FakeConfig::new(Profile::Mastodon44).clock(clock.clone()));
     for _ in 0..5 {
         t.app("read").await;
     }
@@ -663,16 +665,18 @@ async fn app_registration_is_throttled_after_five() {
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["x-ratelimit-limit"], "5");
     assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
-    assert!(
-        r.headers()["x-ratelimit-reset"]
-            .to_str()
-            .unwrap()
-            .ends_with(".000000Z")
+    // The end of the fixed 10-minute window.
+    assert_eq!(
+        r.headers()["x-ratelimit-reset"],
+        "2027-01-15T08:10:00.000000Z"
     );
     assert_eq!(
         json(r).await,
         serde_json::json!({"error": "Too many requests"})
     );
+    // The next window starts afresh.
+    clock.advance(500);
+    t.app("read").await;
     t.fake.reset_apps_rate_limit();
     t.app("read").await;
     t.fake.set_apps_rate_limited(true);
@@ -683,7 +687,7 @@ async fn app_registration_is_throttled_after_five() {
         )
         .await;
     assert_eq!(r.status(), 429);
-    assert_eq!(t.fake.count("POST", "/api/v1/apps"), 8);
+    assert_eq!(t.fake.count("POST", "/api/v1/apps"), 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1096,7 +1100,7 @@ async fn vacuum_deletes_unused_apps_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_up_is_throttled_and_successes_carry_rate_headers() {
-    let t = T::new(FakeConfig::new(Profile::Mastodon44));
+    let t = T::new(FakeConfig::new(Profile::Mastodon44).clock(FixedClock::new(1_800_000_100)));
     let r = t
         .post_form(
             "/api/v1/apps",
@@ -1236,4 +1240,24 @@ async fn signed_in_mode_skips_consent_only_with_matching_token() {
         t.authorize(&id, &[("scope", "profile")]).await.status(),
         200
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_refuses_connections_then_recovers() {
+    let t = T::new(FakeConfig::new(Profile::Mastodon44));
+    let (id, _) = t.app("read").await;
+    t.fake.set_unreachable(true);
+    // A fresh client: pooled keep-alive connections were cut, new ones refused.
+    let fresh = client(&t.fake);
+    let err = fresh
+        .get(t.url("/api/v2/instance"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    t.fake.set_unreachable(false);
+    let r = fresh.get(t.url("/api/v2/instance")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // State survives the outage.
+    assert_eq!(t.fake.apps()[0].0, id);
 }
