@@ -581,9 +581,11 @@ fn serve(listener: TcpListener, state: Shared) -> actix_web::dev::ServerHandle {
 }
 
 async fn entry(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let call = Call::from_request(&req, &body);
+    let mut call = Call::from_request(&req, &body);
     let delay = {
         let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        st.next_seq += 1;
+        call.seq = st.next_seq;
         st.calls.push(call.clone());
         st.delay
     };
@@ -591,7 +593,11 @@ async fn entry(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) ->
         actix_web::rt::time::sleep(delay).await;
     }
     let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-    route(&mut st, &call)
+    let response = route(&mut st, &call);
+    if let Some(c) = st.calls.iter_mut().rev().find(|c| c.seq == call.seq) {
+        c.status = Some(response.status().as_u16());
+    }
+    response
 }
 
 fn route(st: &mut State, call: &Call) -> HttpResponse {

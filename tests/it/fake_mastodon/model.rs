@@ -145,6 +145,7 @@ pub struct State {
     /// Whether a signed-up user becomes Pending (not Active) on confirming.
     pub needs_approval: HashMap<String, bool>,
     pub next_id: u64,
+    pub next_seq: u64,
     pub down: bool,
     pub delay: Duration,
     pub html_garbage: bool,
@@ -166,6 +167,7 @@ impl State {
             created_by: HashMap::new(),
             needs_approval: HashMap::new(),
             next_id: 1,
+            next_seq: 0,
             down: false,
             delay: Duration::ZERO,
             html_garbage: false,

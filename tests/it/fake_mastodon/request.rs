@@ -21,6 +21,10 @@ pub struct Call {
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
     pub peer_ip: String,
+    /// The status the fake answered with (`None` while in flight).
+    pub status: Option<u16>,
+    /// Arrival number, unique per fake.
+    pub seq: u64,
 }
 
 impl Call {
@@ -61,6 +65,8 @@ impl Call {
                 .peer_addr()
                 .map(|a| a.ip().to_string())
                 .unwrap_or_default(),
+            status: None,
+            seq: 0,
         }
     }
 

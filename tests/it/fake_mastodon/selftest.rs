@@ -1261,3 +1261,92 @@ async fn unreachable_refuses_connections_then_recovers() {
     // State survives the outage.
     assert_eq!(t.fake.apps()[0].0, id);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn version_specific_grants_userinfo_and_approval() {
+    // Password grant: 4.3 yes (by e-mail), 4.4 no.
+    let t = T::new(FakeConfig::new(Profile::Mastodon43));
+    let (id, secret) = t.app("read:accounts").await;
+    let pw = |id: String, secret: String| {
+        vec![
+            ("grant_type", "password".to_owned()),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("username", "alice@example.net".to_owned()),
+            ("password", "password".to_owned()),
+            ("scope", "read:accounts".to_owned()),
+        ]
+    };
+    let r = t
+        .http
+        .post(t.url("/oauth/token"))
+        .form(&pw(id.clone(), secret.clone()))
+        .send()
+        .await
+        .unwrap();
+    let token = token_of(r).await;
+    // No /oauth/userinfo before 4.4.
+    assert_eq!(t.get("/oauth/userinfo", Some(&token)).await.status(), 404);
+    let t = T::new(FakeConfig::new(Profile::Mastodon44));
+    let (id, secret) = t.app("read read:accounts").await;
+    let r = t
+        .http
+        .post(t.url("/oauth/token"))
+        .form(&pw(id.clone(), secret.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["error"], "unsupported_grant_type");
+    assert_eq!(
+        t.fake.last("POST", "/oauth/token").unwrap().status,
+        Some(400)
+    );
+    // userinfo wants the literal `profile` scope.
+    let code = t.code(&id, &[("scope", "read")]).await;
+    let token = token_of(t.exchange(&id, &secret, &code, &[]).await).await;
+    let r = t.get("/oauth/userinfo", Some(&token)).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        json(r).await["error"],
+        "This action is outside the authorized scopes"
+    );
+
+    // Approval-required sign-up: confirmed, then pending.
+    t.fake.set_registrations(Registrations {
+        approval_required: true,
+        ..Registrations::default()
+    });
+    let (id, secret) = t.fake.seed_app(&[CB], "read write:accounts");
+    let r = t
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("scope", "write:accounts"),
+            ],
+        )
+        .await;
+    let app_token = token_of(r).await;
+    let r = t
+        .http
+        .post(t.url("/api/v1/accounts"))
+        .bearer_auth(&app_token)
+        .json(&serde_json::json!({"username": "frank", "email": "f@example.org", "password": "long enough", "agreement": true, "locale": "en"}))
+        .send()
+        .await
+        .unwrap();
+    let user_token = token_of(r).await;
+    let link = t.fake.confirmation_link("frank").unwrap();
+    assert_eq!(t.http.get(link).send().await.unwrap().status(), 302);
+    let r = t
+        .get("/api/v1/accounts/verify_credentials", Some(&user_token))
+        .await;
+    assert_eq!(
+        json(r).await["error"],
+        "Your login is currently pending approval"
+    );
+    let v = json(t.get("/api/v2/instance", None).await).await;
+    assert_eq!(v["registrations"]["approval_required"], true);
+}
