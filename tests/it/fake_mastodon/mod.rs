@@ -9,16 +9,19 @@
 //! `count`, `last`) and knobs simulate outages, slowness, garbage and a
 //! server that forgot our app.
 //!
-//! Files: `profile` (version differences), `model` (state), `request`
+//! Files: `config` (FakeConfig), `routes` (server thread, recorder entry,
+//! route table), `profile` (version differences), `model` (state), `request`
 //! (recorded request + params), `reply` (error bodies), `apps`, `oauth`,
 //! `html` (login/consent form), `accounts` (token checks, sign-up),
-//! `instance` (instance API + NodeInfo), `webfinger`, `selftest`.
+//! `instance` (instance API + NodeInfo), `webfinger`, `throttle` (429s),
+//! `selftest`.
 
 // Handlers return ready-made error responses in `Err`; size is irrelevant in a test fake.
 #![allow(clippy::result_large_err)]
 
 mod accounts;
 mod apps;
+mod config;
 mod html;
 mod instance;
 mod model;
@@ -26,6 +29,7 @@ mod oauth;
 mod profile;
 mod reply;
 mod request;
+mod routes;
 mod throttle;
 mod webfinger;
 
@@ -37,166 +41,13 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use mastodon_oidc::clock::{SharedClock, SystemClock};
-
+pub use config::{ALICE_ID, FakeConfig, LoginMode, Registrations, absolute};
 pub use model::{AccountState, FakeUser};
 pub use profile::Profile;
 pub use request::Call;
 
 use model::{Forced, State};
-
-/// How `/oauth/authorize` treats the browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginMode {
-    /// This username is signed in and approves at once: a code is issued and
-    /// the browser is sent straight back (unless `force_login=true`, which
-    /// shows the form, as the real consent page would be shown).
-    AutoApprove(String),
-    /// Signed in as this username, like the real server: the consent form
-    /// is skipped only when a matching unrevoked token exists (same app,
-    /// user and scope set) and `force_login` is not set.
-    SignedIn(String),
-    /// Nobody signed in: always serve the HTML sign-in-and-authorize form.
-    Interactive,
-}
-
-/// Registration settings shown by the instance API and enforced at sign-up.
-#[derive(Debug, Clone)]
-pub struct Registrations {
-    pub enabled: bool,
-    pub approval_required: bool,
-    pub reason_required: bool,
-    /// HTML shown while registrations are closed.
-    pub message: Option<String>,
-    pub min_age: Option<u32>,
-}
-
-impl Default for Registrations {
-    fn default() -> Self {
-        Registrations {
-            enabled: true,
-            approval_required: false,
-            reason_required: false,
-            message: None,
-            min_age: None,
-        }
-    }
-}
-
-/// Everything a test chooses before starting the fake.
-#[derive(Clone)]
-pub struct FakeConfig {
-    pub profile: Profile,
-    /// The API / OAuth host (WEB_DOMAIN), e.g. `social.test`.
-    pub web_domain: String,
-    /// The handle domain (LOCAL_DOMAIN); defaults to `web_domain`.
-    pub local_domain: String,
-    pub users: Vec<FakeUser>,
-    pub login: LoginMode,
-    pub registrations: Registrations,
-    pub rules: Vec<String>,
-    pub title: String,
-    /// `POST /api/v1/apps` per 10 minutes; `None` disables the throttle.
-    pub apps_rate_limit: Option<usize>,
-    /// `POST /api/v1/accounts` per 30 minutes; `None` disables it.
-    pub signup_rate_limit: Option<usize>,
-    /// Mastodon 4.5+ actor URIs for new accounts: `/ap/users/<id>`.
-    pub numeric_actor_uris: bool,
-    /// Code lifetime, throttle windows and `created_at` read this clock.
-    pub clock: SharedClock,
-    /// Usernames WebFinger answers 410 Gone for.
-    pub deleted_usernames: Vec<String>,
-}
-
-/// The default user's id.
-pub const ALICE_ID: &str = "109000000000000001";
-
-impl FakeConfig {
-    /// `social.test`, one active user `alice` (password `password`)
-    /// auto-approving, open registrations, throttle 5 / 10 min.
-    pub fn new(profile: Profile) -> Self {
-        FakeConfig {
-            profile,
-            web_domain: "social.test".into(),
-            local_domain: "social.test".into(),
-            users: vec![FakeUser::new(ALICE_ID, "alice")],
-            login: LoginMode::AutoApprove("alice".into()),
-            registrations: Registrations::default(),
-            rules: vec!["Be nice.".into()],
-            title: "Fake Mastodon".into(),
-            apps_rate_limit: Some(5),
-            signup_rate_limit: Some(5),
-            numeric_actor_uris: false,
-            clock: Arc::new(SystemClock),
-            deleted_usernames: Vec::new(),
-        }
-    }
-
-    /// Sets WEB_DOMAIN (and LOCAL_DOMAIN if it was the same).
-    pub fn web_domain(mut self, domain: &str) -> Self {
-        if self.local_domain == self.web_domain {
-            self.local_domain = domain.to_owned();
-        }
-        self.web_domain = domain.to_owned();
-        self
-    }
-
-    pub fn local_domain(mut self, domain: &str) -> Self {
-        self.local_domain = domain.to_owned();
-        self
-    }
-
-    pub fn users(mut self, users: Vec<FakeUser>) -> Self {
-        self.users = users;
-        self
-    }
-
-    pub fn interactive(mut self) -> Self {
-        self.login = LoginMode::Interactive;
-        self
-    }
-
-    pub fn signed_in(mut self, username: &str) -> Self {
-        self.login = LoginMode::SignedIn(username.to_owned());
-        self
-    }
-
-    pub fn auto_approve(mut self, username: &str) -> Self {
-        self.login = LoginMode::AutoApprove(username.to_owned());
-        self
-    }
-
-    pub fn registrations(mut self, r: Registrations) -> Self {
-        self.registrations = r;
-        self
-    }
-
-    pub fn clock(mut self, clock: SharedClock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    pub fn apps_rate_limit(mut self, limit: Option<usize>) -> Self {
-        self.apps_rate_limit = limit;
-        self
-    }
-
-    fn users_count(&self) -> usize {
-        self.users.len()
-    }
-}
-
-impl Default for FakeConfig {
-    fn default() -> Self {
-        FakeConfig::new(Profile::Mastodon44)
-    }
-}
-
-/// `http://{web_domain}{path}`: the bridge resolves the name to our port.
-pub fn absolute(c: &FakeConfig, path: &str) -> String {
-    format!("http://{}{path}", c.web_domain)
-}
+use routes::serve;
 
 type Shared = Arc<Mutex<State>>;
 
@@ -553,116 +404,5 @@ impl FakeMastodon {
             &st.config,
             &format!("/auth/confirmation?confirmation_token={token}&redirect_to_app=true"),
         ))
-    }
-}
-
-/// Runs the actix server for `state` on `listener` in its own thread and
-/// actix System, so it works beside any tokio runtime.
-fn serve(listener: TcpListener, state: Shared) -> actix_web::dev::ServerHandle {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(move || {
-                actix_web::App::new()
-                    .app_data(web::Data::new(state.clone()))
-                    .app_data(web::PayloadConfig::new(1 << 20))
-                    .default_service(web::to(entry))
-            })
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .expect("fake mastodon listen")
-            .run();
-            let _ = tx.send(server.handle());
-            let _ = server.await;
-        });
-    });
-    rx.recv().expect("fake mastodon started")
-}
-
-async fn entry(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let mut call = Call::from_request(&req, &body);
-    let delay = {
-        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-        st.next_seq += 1;
-        call.seq = st.next_seq;
-        st.calls.push(call.clone());
-        st.delay
-    };
-    if !delay.is_zero() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-    let response = route(&mut st, &call);
-    if let Some(c) = st.calls.iter_mut().rev().find(|c| c.seq == call.seq) {
-        c.status = Some(response.status().as_u16());
-    }
-    response
-}
-
-fn route(st: &mut State, call: &Call) -> HttpResponse {
-    if st.down {
-        return HttpResponse::ServiceUnavailable()
-            .content_type("text/html; charset=utf-8")
-            .body("<html><body><h1>503 Service Unavailable</h1></body></html>");
-    }
-    let key = (call.method.clone(), call.path.clone());
-    if let Some(f) = st.forced.get_mut(&key) {
-        let r = HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(f.status)
-                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
-        )
-        .content_type(f.content_type.clone())
-        .body(f.body.clone());
-        if let Some(n) = f.remaining.as_mut() {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                st.forced.remove(&key);
-            }
-        }
-        return r;
-    }
-    let html_pages = call.path.starts_with("/auth/") || call.path == "/oauth/authorize";
-    if st.html_garbage && !html_pages {
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body("<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>");
-    }
-    let c = &st.config;
-    // A LOCAL_DOMAIN web server 301s WebFinger to WEB_DOMAIN.
-    if c.local_domain != c.web_domain
-        && call.host() == c.local_domain
-        && call.path == "/.well-known/webfinger"
-    {
-        let q = serde_urlencoded::to_string(&call.query).unwrap_or_default();
-        return reply::redirect(301, &absolute(c, &format!("/.well-known/webfinger?{q}")));
-    }
-    match (call.method.as_str(), call.path.as_str()) {
-        ("POST", "/api/v1/apps") => apps::create(st, call),
-        ("GET", "/api/v1/apps/verify_credentials") => apps::verify_credentials(st, call),
-        ("GET", "/oauth/authorize") => oauth::authorize_get(st, call),
-        ("POST" | "DELETE", "/oauth/authorize") => oauth::authorize_post(st, call),
-        ("POST", "/oauth/token") => oauth::token(st, call),
-        ("POST", "/oauth/revoke") => oauth::revoke(st, call),
-        ("GET" | "POST", "/oauth/userinfo") => oauth::userinfo(st, call),
-        ("GET", "/.well-known/oauth-authorization-server") => oauth::metadata(st),
-        ("GET", "/api/v1/accounts/verify_credentials") => accounts::verify_credentials(st, call),
-        ("POST", "/api/v1/accounts") => accounts::sign_up(st, call),
-        ("POST", "/api/v1/emails/confirmations") => accounts::resend_confirmation(st, call),
-        ("GET", "/api/v1/emails/check_confirmation") => accounts::check_confirmation(st, call),
-        ("GET", "/auth/confirmation") => accounts::confirm_link(st, call),
-        ("GET", "/api/v1/instance") => instance::v1(&st.config),
-        ("GET", "/api/v2/instance") => instance::v2(&st.config),
-        ("GET", "/api/v1/instance/rules") => instance::rules_list(&st.config),
-        ("GET", "/.well-known/webfinger") => webfinger::webfinger(st, call),
-        ("GET", "/.well-known/host-meta") => webfinger::host_meta(st, call),
-        ("GET", "/.well-known/nodeinfo") => instance::nodeinfo_links(&st.config),
-        ("GET", "/nodeinfo/2.0") => instance::nodeinfo(&st.config),
-        _ if call.path.starts_with("/api/") => reply::not_found(),
-        _ => html::error_page(
-            404,
-            "not_found",
-            "The page you were looking for doesn't exist.",
-        ),
     }
 }
