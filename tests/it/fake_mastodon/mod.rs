@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use config::{ALICE_ID, FakeConfig, LoginMode, Registrations, absolute};
-pub use model::{AccountState, FakeUser};
+pub use model::{AccountState, App as FakeApp, FakeUser, Token as FakeToken};
 pub use profile::Profile;
 pub use request::Call;
 
@@ -303,20 +303,9 @@ impl FakeMastodon {
         self.st().user_by_name(username).cloned()
     }
 
-    /// Registered apps as (client_id, client_secret, redirect_uri, scopes).
-    pub fn apps(&self) -> Vec<(String, String, String, Vec<String>)> {
-        self.st()
-            .apps
-            .iter()
-            .map(|a| {
-                (
-                    a.client_id.clone(),
-                    a.client_secret.clone(),
-                    a.redirect_uri.clone(),
-                    a.scopes.clone(),
-                )
-            })
-            .collect()
+    /// Registered apps (what the server still knows).
+    pub fn apps(&self) -> Vec<FakeApp> {
+        self.st().apps.clone()
     }
 
     /// Revokes every issued access token (as if the user revoked the app).
@@ -326,21 +315,9 @@ impl FakeMastodon {
         }
     }
 
-    /// Unrevoked access tokens as (token, client_id, user_id, scopes).
-    pub fn tokens(&self) -> Vec<(String, String, Option<String>, Vec<String>)> {
-        self.st()
-            .tokens
-            .iter()
-            .filter(|t| !t.revoked)
-            .map(|t| {
-                (
-                    t.token.clone(),
-                    t.client_id.clone(),
-                    t.user_id.clone(),
-                    t.scopes.clone(),
-                )
-            })
-            .collect()
+    /// Every issued access token, revoked ones included.
+    pub fn tokens(&self) -> Vec<FakeToken> {
+        self.st().tokens.clone()
     }
 
     /// Registers an app directly (no request recorded); returns

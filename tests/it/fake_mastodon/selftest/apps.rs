@@ -170,5 +170,5 @@ async fn vacuum_deletes_unused_apps_only() {
         .await;
     assert_eq!(r.status(), 401);
     assert_eq!(t.fake.apps().len(), 1);
-    assert_eq!(t.fake.apps()[0].0, kept);
+    assert_eq!(t.fake.apps()[0].client_id, kept);
 }

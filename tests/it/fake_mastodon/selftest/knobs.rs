@@ -71,5 +71,5 @@ async fn unreachable_refuses_connections_then_recovers() {
     let r = fresh.get(t.url("/api/v2/instance")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     // State survives the outage.
-    assert_eq!(t.fake.apps()[0].0, id);
+    assert_eq!(t.fake.apps()[0].client_id, id);
 }
