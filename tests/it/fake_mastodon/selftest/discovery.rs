@@ -32,6 +32,14 @@ async fn discovery_webfinger_nodeinfo_metadata() {
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().is_empty());
     assert_eq!(t.get("/.well-known/webfinger", None).await.status(), 400);
+    let mut gone = FakeConfig::new(Profile::Mastodon44);
+    gone.deleted_usernames = vec!["zed".into()];
+    let g = T::new(gone);
+    let r = g
+        .get("/.well-known/webfinger?resource=acct:zed@social.test", None)
+        .await;
+    assert_eq!(r.status(), 410);
+    assert!(r.text().await.unwrap().is_empty());
     assert_eq!(
         t.get(
             "/.well-known/webfinger?resource=acct:alice@other.test",
@@ -143,4 +151,39 @@ async fn numeric_actor_uris_and_avatar() {
             .unwrap()
             .contains("http://social.test/.well-known/webfinger?resource={uri}")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_api_per_profile() {
+    for profile in Profile::ALL {
+        let closed = Registrations {
+            enabled: false,
+            message: Some("<p>Closed</p>".into()),
+            ..Registrations::default()
+        };
+        let t = T::new(FakeConfig::new(profile).registrations(closed));
+        let v1 = json(t.get("/api/v1/instance", None).await).await;
+        assert_eq!(v1["uri"], "social.test", "{profile:?}");
+        assert_eq!(v1["registrations"], false, "{profile:?}");
+        let v2 = json(t.get("/api/v2/instance", None).await).await;
+        assert_eq!(v2["registrations"]["message"], "<p>Closed</p>");
+        assert_eq!(
+            v2.get("api_versions").is_some(),
+            profile.at_least_43(),
+            "{profile:?}"
+        );
+        assert_eq!(
+            v2["registrations"].get("min_age").is_some(),
+            profile == Profile::Mastodon44,
+            "{profile:?}"
+        );
+        let rules = json(t.get("/api/v1/instance/rules", None).await).await;
+        assert_eq!(rules[0]["text"], "Be nice.");
+        assert_eq!(
+            rules[0].get("hint").is_some(),
+            profile != Profile::Mastodon42
+        );
+        let v = json(t.get("/nodeinfo/2.0", None).await).await;
+        assert_eq!(v["openRegistrations"], false);
+    }
 }
