@@ -9,7 +9,8 @@ pub struct UpstreamConfig {
     pub client_name: String,
     /// Website of the app registered on each server.
     pub website: Option<String>,
-    /// Allow plain http and loopback/private upstream addresses. Tests and local
+    /// Allow plain http and loopback upstream addresses (127.0.0.0/8, ::1);
+    /// private, link-local and metadata addresses stay refused. Tests and local
     /// development against a fake server only; refused in production mode.
     pub allow_insecure: bool,
     pub connect_timeout_secs: u64,
