@@ -25,12 +25,22 @@ async fn account_states_map_to_refusals(db: TestDb) {
         (AccountState::Unconfirmed, AccountRefusal::Unconfirmed),
         (AccountState::Pending, AccountRefusal::PendingApproval),
         (AccountState::Disabled, AccountRefusal::Disabled),
-        (AccountState::Suspended, AccountRefusal::Suspended),
-        (AccountState::Moved, AccountRefusal::Moved),
+        // Mastodon says "Your login is currently disabled" for these too (spec §4).
+        (AccountState::Suspended, AccountRefusal::Disabled),
+        (AccountState::Moved, AccountRefusal::Disabled),
     ];
     for (state, want) in cases {
-        leg.fake.set_account_state("alice", state.clone());
-        let r = leg.login("@alice@social.test").await;
+        // Non-functional users never get a callback from Mastodon; the state
+        // changes between consent and our verify_credentials call.
+        leg.fake.set_account_state("alice", AccountState::Active);
+        let begin = leg
+            .up
+            .begin(&input("@alice@social.test"), "s")
+            .await
+            .expect("begin");
+        let query = leg.authorize(&begin.redirect_to).await;
+        leg.fake.set_account_state("alice", state);
+        let r = leg.up.complete("social.test", &begin.stored, &query).await;
         assert!(
             matches!(r, Err(UpstreamError::AccountRefused(got)) if got == want),
             "{state:?}: {r:?}"
@@ -109,7 +119,50 @@ async fn slow_server_is_unavailable_in_bounded_time(db: TestDb) {
     );
 }
 
+/// Servers that say more (flags on the account, or a specific message).
+async fn suspended_and_moved_when_the_server_says_so(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon44));
+    let path = "/api/v1/accounts/verify_credentials";
+    let cases = [
+        (
+            200,
+            r#"{"id":"1","username":"alice","moved":{"id":"2","username":"alice"}}"#,
+            AccountRefusal::Moved,
+        ),
+        (
+            200,
+            r#"{"id":"1","username":"alice","suspended":true}"#,
+            AccountRefusal::Suspended,
+        ),
+        (
+            403,
+            r#"{"error":"Your account is suspended"}"#,
+            AccountRefusal::Suspended,
+        ),
+    ];
+    for (status, body, want) in cases {
+        leg.fake
+            .force_response("GET", path, status, "application/json", body, Some(1));
+        let r = leg.login("@alice@social.test").await;
+        assert!(
+            matches!(r, Err(UpstreamError::AccountRefused(got)) if got == want),
+            "{body}: {r:?}"
+        );
+    }
+    leg.fake.force_response(
+        "GET",
+        path,
+        403,
+        "application/json",
+        r#"{"error":"This action is outside the authorized scopes"}"#,
+        Some(1),
+    );
+    let r = leg.login("@alice@social.test").await;
+    assert!(matches!(r, Err(UpstreamError::Unavailable(_))), "{r:?}");
+}
+
 backend_tests!(
+    refusal_flags => suspended_and_moved_when_the_server_says_so,
     account_states => account_states_map_to_refusals,
     not_found_and_invalid => unknown_account_and_bad_input,
     down => down_server_is_unavailable,
