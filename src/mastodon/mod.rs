@@ -1,6 +1,252 @@
 //! The Mastodon implementation of [`crate::upstream::Upstream`]. Never speaks
-//! OIDC. `discover` turns what a person typed into a server and learns its
-//! capabilities; `apps` registers our app once per server; `oauth` runs the
-//! server's code flow; `account` turns `verify_credentials` into an Identity.
+//! OIDC and never touches provider tables; it owns only the `servers` rows.
 //!
-//! SKELETON: being written.
+//! Flow: `begin` parses what the person typed (`input`), resolves a handle
+//! with WebFinger to the API host and learns (and caches) the server's
+//! capabilities (`discover`), makes sure our app is registered there once
+//! (`apps`), and returns the authorize URL with PKCE where advertised
+//! (`oauth`). `complete` exchanges the code, reads `verify_credentials`
+//! into an [`Identity`] (`account`) and revokes the upstream token.
+//! Outcomes are recorded on the server row for operators.
+
+pub mod account;
+pub mod apps;
+pub mod discover;
+pub mod input;
+pub mod oauth;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::clock::SharedClock;
+use crate::config::UpstreamConfig;
+use crate::crypto::{self, Sealer};
+use crate::http::{HttpError, Outbound};
+use crate::store::{Store, StoreError, servers};
+use crate::upstream::{Begin, CallbackQuery, Identity, LoginInput, Upstream, UpstreamError};
+
+use oauth::{AuthorizeParams, Stored};
+
+/// The Mastodon upstream. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct MastodonUpstream {
+    http: Outbound,
+    store: Store,
+    sealer: Arc<Sealer>,
+    clock: SharedClock,
+    issuer: String,
+    config: UpstreamConfig,
+    /// First contact per host is serialised in-process too.
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Lease owner name of this replica.
+    replica: String,
+}
+
+impl MastodonUpstream {
+    /// `issuer` is the provider's issuer URL; callbacks are `{issuer}/callback/{host}`.
+    pub fn new(
+        http: Outbound,
+        store: Store,
+        sealer: Arc<Sealer>,
+        clock: SharedClock,
+        issuer: &str,
+        config: UpstreamConfig,
+    ) -> Self {
+        Self {
+            http,
+            store,
+            sealer,
+            clock,
+            issuer: issuer.trim_end_matches('/').to_string(),
+            config,
+            locks: Arc::default(),
+            replica: crypto::random_token(12),
+        }
+    }
+
+    /// Build the outbound client from the configuration as well.
+    pub fn from_config(
+        config: UpstreamConfig,
+        store: Store,
+        sealer: Arc<Sealer>,
+        clock: SharedClock,
+        issuer: &str,
+    ) -> Result<Self, UpstreamError> {
+        let http = Outbound::new(&config)
+            .map_err(|e| UpstreamError::Internal(format!("outbound client: {e}")))?;
+        Ok(Self::new(http, store, sealer, clock, issuer, config))
+    }
+
+    fn url(&self, host: &str, path: &str) -> Result<Url, UpstreamError> {
+        let base = self.http.base_url(host).map_err(http_error)?;
+        base.join(path.trim_start_matches('/'))
+            .map_err(|e| UpstreamError::Internal(format!("url: {e}")))
+    }
+
+    async fn begin_inner(&self, input: &LoginInput, state: &str) -> Result<Begin, UpstreamError> {
+        let typed = input::parse(&input.typed)?;
+        let resolved = self.resolve(&typed).await?;
+        let host = resolved.api_host;
+        let caps = self.capabilities(&host).await?;
+        let app = self.ensure_app(&host, &caps).await?;
+        let pkce = caps.pkce_s256.then(oauth::pkce_pair);
+        let lang = oauth::lang_of(input.locale.as_deref());
+        let redirect = self.redirect_uri(&host);
+        let base = self.http.base_url(&host).map_err(http_error)?;
+        let url = oauth::authorize_url(
+            &base,
+            &AuthorizeParams {
+                client_id: &app.client_id,
+                redirect_uri: &redirect,
+                scope: &app.scope,
+                state,
+                code_challenge: pkce.as_ref().map(|(_, c)| c.as_str()),
+                force_login: input.force_login,
+                lang: lang.as_deref(),
+            },
+        )?;
+        let stored = Stored {
+            host: host.clone(),
+            client_id: app.client_id.clone(),
+            scope: app.scope.clone(),
+            code_verifier: pkce.map(|(v, _)| v),
+            handle_domain: resolved.handle_domain.or(caps.domain),
+        };
+        Ok(Begin {
+            redirect_to: url,
+            server_host: host,
+            stored: stored.to_bytes(),
+        })
+    }
+
+    async fn complete_inner(
+        &self,
+        server_host: &str,
+        stored: &[u8],
+        query: &CallbackQuery,
+    ) -> Result<Identity, UpstreamError> {
+        let stored = Stored::from_bytes(stored)?;
+        if stored.host != server_host {
+            return Err(UpstreamError::InvalidCallback(
+                "the callback came from a different server than the login started at".into(),
+            ));
+        }
+        if let Some(err) = &query.error {
+            if err == "access_denied" {
+                return Err(UpstreamError::Denied);
+            }
+            tracing::warn!(host = server_host, error = %err, "upstream authorize error");
+            return Err(UpstreamError::Unavailable(format!(
+                "{server_host} could not complete the login."
+            )));
+        }
+        let code = query
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| UpstreamError::InvalidCallback("the callback has no code".into()))?;
+        let app = self
+            .stored_app(server_host, &stored.scope)
+            .await?
+            .filter(|a| a.client_id == stored.client_id)
+            .ok_or_else(|| {
+                UpstreamError::InvalidCallback(
+                    "the app this login started with is no longer registered".into(),
+                )
+            })?;
+        let token = self
+            .exchange_code(server_host, &app, code, stored.code_verifier.as_deref())
+            .await?;
+        let handle_domain = stored.handle_domain.as_deref().unwrap_or(server_host);
+        let identity = self
+            .verify_credentials(server_host, handle_domain, &token)
+            .await;
+        if !self.config.keep_upstream_tokens {
+            self.revoke(server_host, &app, &token).await;
+        }
+        identity
+    }
+
+    /// Record the outcome on the server row; never fails the login.
+    async fn record<T>(&self, host: Option<&str>, result: &Result<T, UpstreamError>) {
+        let Some(host) = host.map(str::to_string) else {
+            return;
+        };
+        let now = self.clock.now();
+        let outcome = match result {
+            Ok(_) => None,
+            Err(
+                e @ (UpstreamError::Unavailable(_)
+                | UpstreamError::RateLimited { .. }
+                | UpstreamError::NotAllowed(_)
+                | UpstreamError::Internal(_)),
+            ) => Some(e.to_string()),
+            // People's choices and input are not server health.
+            Err(_) => return,
+        };
+        let done = self
+            .store
+            .run(move |c| match outcome {
+                None => servers::record_success(c, &host, now),
+                Some(m) => servers::record_error(c, &host, &m, now),
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "could not record the server outcome");
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl Upstream for MastodonUpstream {
+    async fn begin(&self, input: &LoginInput, state: &str) -> Result<Begin, UpstreamError> {
+        let result = self.begin_inner(input, state).await;
+        let host = match &result {
+            Ok(b) => Some(b.server_host.clone()),
+            Err(_) => input::parse(&input.typed).ok().map(|t| t.domain),
+        };
+        // Success of begin is not yet a login; record only failures here.
+        if result.is_err() {
+            self.record(host.as_deref(), &result).await;
+        }
+        result
+    }
+
+    async fn complete(
+        &self,
+        server_host: &str,
+        stored: &[u8],
+        query: &CallbackQuery,
+    ) -> Result<Identity, UpstreamError> {
+        let result = self.complete_inner(server_host, stored, query).await;
+        let known = Stored::from_bytes(stored).is_ok_and(|s| s.host == server_host);
+        self.record(known.then_some(server_host), &result).await;
+        result
+    }
+}
+
+/// Transport failures, as people should read them (details go to the log).
+pub(crate) fn http_error(e: HttpError) -> UpstreamError {
+    tracing::warn!(error = %e, "outbound request failed");
+    match e {
+        HttpError::Refused(_) => {
+            UpstreamError::NotAllowed("That server cannot be used with this service.".into())
+        }
+        HttpError::Timeout => {
+            UpstreamError::Unavailable("The server did not answer in time.".into())
+        }
+        HttpError::Connect(_) => {
+            UpstreamError::Unavailable("The server could not be reached.".into())
+        }
+        HttpError::TooLarge | HttpError::Protocol(_) => {
+            UpstreamError::Unavailable("The server answered with something unexpected.".into())
+        }
+    }
+}
+
+pub(crate) fn store_error(e: StoreError) -> UpstreamError {
+    UpstreamError::Internal(format!("storage: {e}"))
+}

@@ -1,0 +1,331 @@
+//! Our app on each server: registered once (never per login), secret sealed
+//! in the `servers` row, kept alive with a client-credentials token, and
+//! re-registered once when the server forgot it. First contact is
+//! serialised by an in-process mutex per host and the store's lease across
+//! replicas, so a burst of first logins makes one registration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+
+use super::discover::Capabilities;
+use super::{MastodonUpstream, http_error, store_error};
+use crate::store::servers;
+use crate::upstream::UpstreamError;
+
+const SECRET_PURPOSE: &str = "mastodon-app-secret";
+/// How long a replica may hold the first-contact lease.
+const LEASE_SECS: i64 = 30;
+/// Waiters poll for the other replica's registration this often, this long.
+const POLL: Duration = Duration::from_millis(200);
+const POLL_ROUNDS: u32 = 100;
+/// Back-off after a 429 without usable headers (the throttle window).
+const DEFAULT_BLOCK_SECS: u64 = 600;
+
+/// A registered app.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub client_id: String,
+    pub client_secret: String,
+    pub scope: String,
+}
+
+/// The narrowest scope that lets us read the account (spec §3.7, §9.2).
+pub fn choose_scope(caps: &Capabilities) -> &'static str {
+    if caps.software.as_deref() == Some("pixelfed") {
+        "read"
+    } else if caps.scopes_supported.iter().any(|s| s == "profile") {
+        "profile"
+    } else {
+        "read:accounts"
+    }
+}
+
+/// Outcome of checking an app with a client-credentials token.
+enum Check {
+    Alive,
+    Gone,
+}
+
+impl MastodonUpstream {
+    /// Our per-server callback, registered as the app's only redirect URI.
+    pub fn redirect_uri(&self, host: &str) -> String {
+        format!("{}/callback/{host}", self.issuer.trim_end_matches('/'))
+    }
+
+    /// The app on `host`, registering it if needed; checked to be alive.
+    pub(crate) async fn ensure_app(
+        &self,
+        host: &str,
+        caps: &Capabilities,
+    ) -> Result<App, UpstreamError> {
+        let scope = choose_scope(caps);
+        if let Some(app) = self.stored_app(host, scope).await? {
+            match self.check_app(host, &app).await? {
+                Check::Alive => return Ok(app),
+                Check::Gone => {
+                    tracing::warn!(host, "server forgot our app; registering again");
+                    self.forget_app(host, &app.client_id).await?;
+                }
+            }
+        }
+        let app = self.register_serialised(host, scope).await?;
+        Ok(app)
+    }
+
+    /// The stored app for `host` if it was registered with `scope`.
+    pub(crate) async fn stored_app(
+        &self,
+        host: &str,
+        scope: &str,
+    ) -> Result<Option<App>, UpstreamError> {
+        let h = host.to_string();
+        let row = self
+            .store
+            .run(move |c| servers::get(c, &h))
+            .await
+            .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let (Some(id), Some(sealed), Some(scopes)) =
+            (row.app_client_id, row.app_secret, row.app_scopes)
+        else {
+            return Ok(None);
+        };
+        if scopes != scope {
+            return Ok(None);
+        }
+        let secret = self
+            .sealer
+            .open(SECRET_PURPOSE, &sealed)
+            .map_err(|e| UpstreamError::Internal(format!("app secret: {e}")))?;
+        let secret = String::from_utf8(secret)
+            .map_err(|_| UpstreamError::Internal("app secret is not UTF-8".into()))?;
+        Ok(Some(App {
+            client_id: id,
+            client_secret: secret,
+            scope: scopes,
+        }))
+    }
+
+    /// Clear the app, but only if it is still the one that failed (another
+    /// task may already have replaced it).
+    pub(crate) async fn forget_app(
+        &self,
+        host: &str,
+        client_id: &str,
+    ) -> Result<(), UpstreamError> {
+        let (h, id, now) = (host.to_string(), client_id.to_string(), self.clock.now());
+        self.store
+            .write(move |c| {
+                let row = servers::get(c, &h)?;
+                if row.and_then(|r| r.app_client_id).as_deref() == Some(id.as_str()) {
+                    servers::clear_app(c, &h, now)?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(store_error)
+    }
+
+    fn host_lock(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(host.to_string()).or_default().clone()
+    }
+
+    async fn register_serialised(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
+        let lock = self.host_lock(host);
+        let _guard = lock.lock().await;
+        // Someone in this process may have registered while we waited.
+        if let Some(app) = self.stored_app(host, scope).await? {
+            return Ok(app);
+        }
+        for _ in 0..POLL_ROUNDS {
+            self.refuse_if_blocked(host).await?;
+            let (h, owner, now) = (host.to_string(), self.replica.clone(), self.clock.now());
+            let leased = self
+                .store
+                .write(move |c| servers::try_lease(c, &h, &owner, now, now + LEASE_SECS))
+                .await
+                .map_err(store_error)?;
+            if leased {
+                let result = self.register(host, scope).await;
+                let (h, owner) = (host.to_string(), self.replica.clone());
+                let released = self
+                    .store
+                    .write(move |c| servers::release_lease(c, &h, &owner))
+                    .await;
+                if let Err(e) = released {
+                    tracing::warn!(host, error = %e, "could not release the lease");
+                }
+                return result;
+            }
+            // Another replica is registering: wait for its result.
+            tokio::time::sleep(POLL).await;
+            if let Some(app) = self.stored_app(host, scope).await? {
+                return Ok(app);
+            }
+        }
+        Err(UpstreamError::Unavailable(format!(
+            "Setting up {host} is taking too long; please try again."
+        )))
+    }
+
+    async fn refuse_if_blocked(&self, host: &str) -> Result<(), UpstreamError> {
+        let (h, now) = (host.to_string(), self.clock.now());
+        let row = self
+            .store
+            .run(move |c| servers::get(c, &h))
+            .await
+            .map_err(store_error)?;
+        match row.and_then(|r| r.blocked_until) {
+            Some(until) if until > now => Err(UpstreamError::RateLimited {
+                retry_after_secs: (until - now) as u64,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `POST /api/v1/apps`, then a client-credentials token, then store it.
+    async fn register(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
+        let redirect = self.redirect_uri(host);
+        let mut form = vec![
+            ("client_name", self.config.client_name.clone()),
+            ("redirect_uris", redirect),
+            ("scopes", scope.to_string()),
+        ];
+        if let Some(w) = &self.config.website {
+            form.push(("website", w.clone()));
+        }
+        let url = self.url(host, "/api/v1/apps")?;
+        let rb = self.http.request(Method::POST, url).form(&form);
+        let resp = self.http.execute(rb).await.map_err(http_error)?;
+        if resp.status == 429 {
+            let now = self.clock.now();
+            let secs = retry_after(&resp, now).unwrap_or(DEFAULT_BLOCK_SECS);
+            let (h, until) = (host.to_string(), now + secs as i64);
+            self.store
+                .write(move |c| servers::set_blocked_until(c, &h, Some(until), now))
+                .await
+                .map_err(store_error)?;
+            tracing::warn!(host, secs, "app registration rate limited");
+            return Err(UpstreamError::RateLimited {
+                retry_after_secs: secs,
+            });
+        }
+        if resp.status != 200 {
+            tracing::warn!(host, status = resp.status, body = %String::from_utf8_lossy(&resp.body), "app registration refused");
+            return Err(UpstreamError::Unavailable(format!(
+                "{host} refused to register our app (HTTP {}).",
+                resp.status
+            )));
+        }
+        let v: serde_json::Value = resp.json().map_err(http_error)?;
+        let (Some(id), Some(secret)) = (v["client_id"].as_str(), v["client_secret"].as_str())
+        else {
+            return Err(UpstreamError::Unavailable(format!(
+                "{host} answered the app registration without credentials."
+            )));
+        };
+        let app = App {
+            client_id: id.to_string(),
+            client_secret: secret.to_string(),
+            scope: scope.to_string(),
+        };
+        // Keeps the app alive on 4.2.0–4.2.8 (spec §1.5); failure is not fatal.
+        if let Err(e) = self.check_app(host, &app).await {
+            tracing::warn!(host, error = %e, "client-credentials token after registration failed");
+        }
+        let sealed = self
+            .sealer
+            .seal(SECRET_PURPOSE, app.client_secret.as_bytes());
+        let (h, id, sc, now) = (
+            host.to_string(),
+            app.client_id.clone(),
+            app.scope.clone(),
+            self.clock.now(),
+        );
+        self.store
+            .write(move |c| {
+                servers::save_app(c, &h, &id, &sealed, &sc, now)?;
+                servers::set_blocked_until(c, &h, None, now)
+            })
+            .await
+            .map_err(store_error)?;
+        tracing::info!(host, "registered our app");
+        Ok(app)
+    }
+
+    /// A client-credentials token (the same one each time: Mastodon reuses
+    /// tokens). 401 `invalid_client` means the server forgot the app.
+    async fn check_app(&self, host: &str, app: &App) -> Result<Check, UpstreamError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.as_str()),
+            ("redirect_uri", &self.redirect_uri(host)),
+            ("scope", app.scope.as_str()),
+        ];
+        let url = self.url(host, "/oauth/token")?;
+        let rb = self.http.request(Method::POST, url).form(&form);
+        let resp = self.http.execute(rb).await.map_err(http_error)?;
+        match resp.status {
+            200 => Ok(Check::Alive),
+            401 => Ok(Check::Gone),
+            400 if is_invalid_client(&resp.body) => Ok(Check::Gone),
+            s if s >= 500 => Err(UpstreamError::Unavailable(format!(
+                "{host} answered with an error (HTTP {s})."
+            ))),
+            s => {
+                // Not proof the app is gone (e.g. a server without the grant).
+                tracing::warn!(host, status = s, "client-credentials check inconclusive");
+                Ok(Check::Alive)
+            }
+        }
+    }
+}
+
+pub(crate) fn is_invalid_client(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v["error"] == "invalid_client")
+}
+
+/// `Retry-After`, else `X-RateLimit-Reset` (an RFC 3339 time), in seconds from now.
+fn retry_after(resp: &crate::http::Fetched, now: i64) -> Option<u64> {
+    if let Some(s) = resp.retry_after_secs() {
+        return Some(s.max(1));
+    }
+    let reset = resp.headers.get("x-ratelimit-reset")?.to_str().ok()?;
+    let at = chrono::DateTime::parse_from_rfc3339(reset.trim())
+        .ok()?
+        .timestamp();
+    Some((at - now).max(1) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_is_the_narrowest_supported() {
+        let mut caps = Capabilities::default();
+        assert_eq!(choose_scope(&caps), "read:accounts");
+        caps.scopes_supported = vec!["read".into(), "profile".into()];
+        assert_eq!(choose_scope(&caps), "profile");
+        caps.scopes_supported = vec!["read".into(), "read:accounts".into()];
+        assert_eq!(choose_scope(&caps), "read:accounts");
+        caps.software = Some("pixelfed".into());
+        caps.scopes_supported = vec!["profile".into()];
+        assert_eq!(choose_scope(&caps), "read");
+    }
+
+    #[test]
+    fn invalid_client_is_recognised() {
+        assert!(is_invalid_client(
+            br#"{"error":"invalid_client","error_description":"x"}"#
+        ));
+        assert!(!is_invalid_client(br#"{"error":"invalid_grant"}"#));
+        assert!(!is_invalid_client(b"<html>"));
+    }
+}

@@ -1,0 +1,286 @@
+//! Find the server that really hosts an account (WebFinger) and learn what
+//! it can do (NodeInfo, RFC 8414 metadata, instance API), cached in the
+//! `servers` row until `capabilities_ttl_secs` pass.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::input::{Typed, normalize_host};
+use super::{MastodonUpstream, http_error, store_error};
+use crate::store::servers;
+use crate::upstream::UpstreamError;
+
+/// Where a login goes: the API host and the handle's domain (LOCAL_DOMAIN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub api_host: String,
+    /// From the WebFinger `subject`; `None` when only a server was typed.
+    pub handle_domain: Option<String>,
+}
+
+/// What we learned about a server. Stored as JSON in `servers.capabilities`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub software: Option<String>,
+    pub version: Option<String>,
+    /// RFC 8414 metadata was served (Mastodon 4.3+).
+    pub has_metadata: bool,
+    pub scopes_supported: Vec<String>,
+    pub pkce_s256: bool,
+    pub title: Option<String>,
+    /// LOCAL_DOMAIN as the instance API reports it.
+    pub domain: Option<String>,
+    pub registrations_open: bool,
+    pub approval_required: bool,
+}
+
+#[derive(Deserialize)]
+struct Jrd {
+    subject: Option<String>,
+    #[serde(default)]
+    links: Vec<JrdLink>,
+}
+
+#[derive(Deserialize)]
+struct JrdLink {
+    rel: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    href: Option<String>,
+}
+
+impl MastodonUpstream {
+    /// Turn the parsed input into the API host, asking WebFinger for handles.
+    pub(crate) async fn resolve(&self, typed: &Typed) -> Result<Resolved, UpstreamError> {
+        let Some(user) = &typed.user else {
+            return Ok(Resolved {
+                api_host: typed.domain.clone(),
+                handle_domain: None,
+            });
+        };
+        let mut url = self.url(&typed.domain, "/.well-known/webfinger")?;
+        url.query_pairs_mut()
+            .append_pair("resource", &format!("acct:{user}@{}", typed.domain));
+        let rb = self
+            .http
+            .request(Method::GET, url)
+            .header("Accept", "application/jrd+json, application/json");
+        let resp = self.http.execute(rb).await.map_err(http_error)?;
+        match resp.status {
+            200 => {}
+            404 | 410 => {
+                return Err(UpstreamError::NotFound(format!(
+                    "No account @{user}@{} was found.",
+                    typed.domain
+                )));
+            }
+            s => {
+                tracing::warn!(host = %typed.domain, status = s, "webfinger failed");
+                return Err(UpstreamError::Unavailable(format!(
+                    "{} did not answer the account lookup.",
+                    typed.domain
+                )));
+            }
+        }
+        let jrd: Jrd = resp.json().map_err(http_error)?;
+        let href = pick_actor(&jrd).ok_or_else(|| {
+            UpstreamError::NotFound(format!(
+                "{} does not publish a profile for @{user}.",
+                typed.domain
+            ))
+        })?;
+        let api_host = host_of(href)?;
+        let handle_domain = jrd
+            .subject
+            .as_deref()
+            .and_then(|s| s.strip_prefix("acct:"))
+            .and_then(|s| s.rsplit_once('@'))
+            .and_then(|(_, d)| normalize_host(d).ok())
+            .or_else(|| Some(typed.domain.clone()));
+        Ok(Resolved {
+            api_host,
+            handle_domain,
+        })
+    }
+
+    /// The cached capabilities, or freshly learned ones if missing or expired.
+    pub(crate) async fn capabilities(&self, host: &str) -> Result<Capabilities, UpstreamError> {
+        let now = self.clock.now();
+        let h = host.to_string();
+        let row = self
+            .store
+            .run(move |c| servers::get(c, &h))
+            .await
+            .map_err(store_error)?;
+        if let Some(row) = &row
+            && let (Some(json), Some(exp)) = (&row.capabilities, row.capabilities_expires_at)
+            && exp > now
+            && let Ok(caps) = serde_json::from_str::<Capabilities>(json)
+        {
+            return Ok(caps);
+        }
+        let caps = self.learn(host).await?;
+        let json = serde_json::to_string(&caps)
+            .map_err(|e| UpstreamError::Internal(format!("capabilities: {e}")))?;
+        let (h, c2) = (host.to_string(), caps.clone());
+        let exp = now + self.config.capabilities_ttl_secs;
+        self.store
+            .write(move |c| {
+                servers::save_capabilities(
+                    c,
+                    &h,
+                    c2.software.as_deref(),
+                    c2.version.as_deref(),
+                    &json,
+                    exp,
+                    now,
+                )
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(caps)
+    }
+
+    async fn learn(&self, host: &str) -> Result<Capabilities, UpstreamError> {
+        let mut caps = Capabilities::default();
+        // The instance API is what makes it a Mastodon-compatible server.
+        let v2 = self.get_json(host, "/api/v2/instance").await?;
+        let instance = match v2 {
+            Some(v) => Some((v, 2)),
+            None => self
+                .get_json(host, "/api/v1/instance")
+                .await?
+                .map(|v| (v, 1)),
+        };
+        let Some((inst, api)) = instance else {
+            return Err(UpstreamError::NotFound(format!(
+                "{host} does not look like a Mastodon-compatible server."
+            )));
+        };
+        caps.title = inst["title"].as_str().map(str::to_string);
+        caps.version = inst["version"].as_str().map(str::to_string);
+        if api == 2 {
+            caps.domain = inst["domain"].as_str().map(str::to_string);
+            caps.registrations_open = inst["registrations"]["enabled"].as_bool().unwrap_or(false);
+            caps.approval_required = inst["registrations"]["approval_required"]
+                .as_bool()
+                .unwrap_or(false);
+        } else {
+            caps.domain = inst["uri"].as_str().map(str::to_string);
+            caps.registrations_open = inst["registrations"].as_bool().unwrap_or(false);
+            caps.approval_required = inst["approval_required"].as_bool().unwrap_or(false);
+        }
+        caps.domain = caps.domain.and_then(|d| normalize_host(&d).ok());
+        if let Some(meta) = self
+            .get_json(host, "/.well-known/oauth-authorization-server")
+            .await?
+        {
+            caps.has_metadata = true;
+            caps.scopes_supported = strings(&meta["scopes_supported"]);
+            caps.pkce_s256 = strings(&meta["code_challenge_methods_supported"])
+                .iter()
+                .any(|m| m == "S256");
+        }
+        if let Some((name, version)) = self.nodeinfo(host).await {
+            caps.software = Some(name);
+            if version.is_some() {
+                caps.version = version;
+            }
+        }
+        Ok(caps)
+    }
+
+    /// NodeInfo software name and version; best effort (absent on some servers).
+    async fn nodeinfo(&self, host: &str) -> Option<(String, Option<String>)> {
+        let links = self.get_json(host, "/.well-known/nodeinfo").await.ok()??;
+        let href = links["links"]
+            .as_array()?
+            .iter()
+            .filter(|l| {
+                l["rel"].as_str().is_some_and(|r| {
+                    r.starts_with("http://nodeinfo.diaspora.software/ns/schema/2.")
+                })
+            })
+            .filter_map(|l| l["href"].as_str())
+            .next_back()?;
+        let url = url::Url::parse(href).ok()?;
+        // Only follow NodeInfo on the same server.
+        if host_of(href).ok()? != host {
+            return None;
+        }
+        let resp = self
+            .http
+            .execute(self.http.request(Method::GET, url))
+            .await
+            .ok()?;
+        let doc: serde_json::Value = resp.json().ok()?;
+        let name = doc["software"]["name"].as_str()?.to_ascii_lowercase();
+        let version = doc["software"]["version"].as_str().map(str::to_string);
+        Some((name, version))
+    }
+
+    /// GET a JSON document: `Ok(None)` on 404/410, `Unavailable` on 5xx or garbage.
+    pub(crate) async fn get_json(
+        &self,
+        host: &str,
+        path: &str,
+    ) -> Result<Option<serde_json::Value>, UpstreamError> {
+        let url = self.url(host, path)?;
+        let rb = self
+            .http
+            .request(Method::GET, url)
+            .header("Accept", "application/json");
+        let resp = self.http.execute(rb).await.map_err(http_error)?;
+        match resp.status {
+            200 => resp.json().map(Some).map_err(http_error),
+            400..=499 => Ok(None),
+            s => {
+                tracing::warn!(host, path, status = s, "upstream error");
+                Err(UpstreamError::Unavailable(format!(
+                    "{host} answered with an error (HTTP {s})."
+                )))
+            }
+        }
+    }
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The actor (`self`, ActivityPub) link, else the profile page.
+fn pick_actor(jrd: &Jrd) -> Option<&str> {
+    let is_ap = |k: &Option<String>| {
+        k.as_deref()
+            .is_some_and(|k| k.contains("activity+json") || k.contains("activitystreams"))
+    };
+    jrd.links
+        .iter()
+        .find(|l| l.rel == "self" && is_ap(&l.kind))
+        .or_else(|| {
+            jrd.links
+                .iter()
+                .find(|l| l.rel == "http://webfinger.net/rel/profile-page")
+        })
+        .and_then(|l| l.href.as_deref())
+}
+
+/// The normalised host of an actor or profile URL.
+fn host_of(href: &str) -> Result<String, UpstreamError> {
+    let bad =
+        || UpstreamError::Unavailable("The server published an unusable profile link.".into());
+    let url = url::Url::parse(href).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "https" | "http") || url.port().is_some() {
+        return Err(bad());
+    }
+    match url.host() {
+        Some(url::Host::Domain(d)) => normalize_host(d).map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}

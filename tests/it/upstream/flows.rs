@@ -1,0 +1,239 @@
+//! The whole leg per profile: identity fields, scopes, PKCE, revocation,
+//! LOCAL_DOMAIN vs WEB_DOMAIN, the typed forms, force_login and lang.
+
+use mastodon_oidc::upstream::{CallbackQuery, LoginInput, Upstream, UpstreamError};
+
+use mastodon_oidc::store::servers;
+
+use super::{ALL, ISSUER, Leg};
+use crate::backend_tests;
+use crate::fake_mastodon::{ALICE_ID, FakeConfig, Profile};
+use crate::support::TestDb;
+
+fn expected_scope(p: Profile) -> &'static str {
+    match p {
+        Profile::Mastodon43 | Profile::Mastodon44 => "profile",
+        Profile::Mastodon42 | Profile::GoToSocial => "read:accounts",
+    }
+}
+
+async fn whole_leg_per_profile(db: TestDb) {
+    for profile in ALL {
+        let leg = Leg::start(&db, FakeConfig::new(profile));
+        // Same host name for every profile: forget what the last one taught us.
+        leg.store
+            .write(|c| servers::delete(c, "social.test"))
+            .await
+            .expect("reset server row");
+        let id = leg
+            .login("@alice@social.test")
+            .await
+            .unwrap_or_else(|e| panic!("{profile:?}: {e}"));
+        assert_eq!(id.server_host, "social.test", "{profile:?}");
+        assert_eq!(id.account_id, ALICE_ID, "{profile:?}");
+        assert_eq!(id.username, "alice");
+        assert_eq!(id.handle, "alice@social.test");
+        assert_eq!(id.display_name.as_deref(), Some("Alice"));
+        assert!(
+            id.profile_url
+                .as_deref()
+                .is_some_and(|u| u.contains("alice"))
+        );
+        assert!(!id.bot);
+        if profile != Profile::GoToSocial {
+            assert!(
+                id.actor_uri
+                    .as_deref()
+                    .is_some_and(|u| u.contains("social.test")),
+                "{profile:?}: {:?}",
+                id.actor_uri
+            );
+        }
+
+        // App registration: once, scopes and redirect_uris as plain strings.
+        let posts = leg.fake.calls("POST", "/api/v1/apps");
+        assert_eq!(posts.len(), 1, "{profile:?}");
+        let reg = &posts[0];
+        assert_eq!(reg.body_param("scopes"), Some(expected_scope(profile)));
+        assert_eq!(
+            reg.body_param("redirect_uris"),
+            Some(format!("{ISSUER}/callback/social.test").as_str())
+        );
+        assert!(
+            reg.body.iter().all(|(k, _)| !k.ends_with("[]")),
+            "{:?}",
+            reg.body
+        );
+        assert_eq!(
+            reg.body_param("client_name"),
+            Some(leg.config.client_name.as_str())
+        );
+
+        // A client-credentials token right after registering; then the code.
+        let tokens = leg.fake.calls("POST", "/oauth/token");
+        assert_eq!(
+            tokens[0].body_param("grant_type"),
+            Some("client_credentials"),
+            "{profile:?}"
+        );
+        let exchange = tokens
+            .iter()
+            .find(|c| c.body_param("grant_type") == Some("authorization_code"))
+            .expect("code exchange");
+        assert!(
+            exchange.body_param("client_secret").is_some(),
+            "client_secret_post"
+        );
+        assert_eq!(
+            exchange.body_param("redirect_uri"),
+            Some(format!("{ISSUER}/callback/social.test").as_str())
+        );
+        assert!(exchange.basic().is_none());
+
+        // PKCE exactly where advertised.
+        let auth = leg.fake.last("GET", "/oauth/authorize").expect("authorize");
+        assert_eq!(auth.query_param("scope"), Some(expected_scope(profile)));
+        let pkce = profile.supports_pkce();
+        assert_eq!(
+            auth.query_param("code_challenge").is_some(),
+            pkce,
+            "{profile:?}"
+        );
+        assert_eq!(
+            exchange.body_param("code_verifier").is_some(),
+            pkce,
+            "{profile:?}"
+        );
+        if pkce {
+            assert_eq!(auth.query_param("code_challenge_method"), Some("S256"));
+        }
+
+        // The upstream token is revoked after use.
+        assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 1, "{profile:?}");
+    }
+}
+
+async fn keep_tokens_skips_revocation(db: TestDb) {
+    let leg = Leg::start_with(&db, FakeConfig::new(Profile::Mastodon44), |c| {
+        c.keep_upstream_tokens = true
+    });
+    leg.login("alice@social.test").await.expect("login");
+    assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 0);
+}
+
+async fn handle_domain_differs_from_api_host(db: TestDb) {
+    let fake = FakeConfig::new(Profile::Mastodon44)
+        .web_domain("mastodon.test")
+        .local_domain("example.test");
+    let leg = Leg::start(&db, fake);
+    let id = leg.login("@alice@example.test").await.expect("login");
+    assert_eq!(id.server_host, "mastodon.test");
+    assert_eq!(id.handle, "alice@example.test");
+    let reg = leg.fake.last("POST", "/api/v1/apps").expect("registered");
+    assert_eq!(reg.host(), "mastodon.test");
+    assert_eq!(
+        reg.body_param("redirect_uris"),
+        Some(format!("{ISSUER}/callback/mastodon.test").as_str())
+    );
+    // Typing the server name alone still yields the LOCAL_DOMAIN handle.
+    let id = leg.login("mastodon.test").await.expect("login by server");
+    assert_eq!(id.handle, "alice@example.test");
+}
+
+async fn every_typed_form_reaches_the_same_account(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon43));
+    for typed in [
+        "@alice@social.test",
+        "alice@social.test",
+        "http://social.test/@alice",
+        "https://social.test/@alice",
+        "social.test",
+        "https://social.test/",
+        "  @Alice@SOCIAL.TEST.  ",
+    ] {
+        let id = leg
+            .login(typed)
+            .await
+            .unwrap_or_else(|e| panic!("{typed:?}: {e}"));
+        assert_eq!(id.account_id, ALICE_ID, "{typed:?}");
+        assert_eq!(id.server_host, "social.test");
+    }
+    assert_eq!(leg.apps_posts(), 1);
+}
+
+async fn force_login_and_lang_reach_the_authorize_url(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon44));
+    let input = LoginInput {
+        typed: "@alice@social.test".into(),
+        force_login: true,
+        locale: Some("de en".into()),
+    };
+    let begin = leg.up.begin(&input, "s1").await.expect("begin");
+    let q: Vec<(String, String)> = begin
+        .redirect_to
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("force_login"), Some("true"));
+    assert_eq!(get("lang"), Some("de"));
+    assert_eq!(get("state"), Some("s1"));
+    assert_eq!(get("response_type"), Some("code"));
+    assert_eq!(begin.redirect_to.path(), "/oauth/authorize");
+    let plain = LoginInput {
+        typed: "@alice@social.test".into(),
+        ..Default::default()
+    };
+    let begin = leg.up.begin(&plain, "s2").await.expect("begin");
+    assert!(!begin.redirect_to.as_str().contains("force_login"));
+    assert!(!begin.redirect_to.as_str().contains("lang="));
+}
+
+async fn denied_and_mismatched_callbacks(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon44));
+    let input = LoginInput {
+        typed: "@alice@social.test".into(),
+        ..Default::default()
+    };
+    let begin = leg.up.begin(&input, "s").await.expect("begin");
+    let denied = CallbackQuery {
+        error: Some("access_denied".into()),
+        state: Some("s".into()),
+        ..Default::default()
+    };
+    let r = leg.up.complete("social.test", &begin.stored, &denied).await;
+    assert!(matches!(r, Err(UpstreamError::Denied)), "{r:?}");
+
+    let query = leg.authorize(&begin.redirect_to).await;
+    let r = leg.up.complete("evil.test", &begin.stored, &query).await;
+    assert!(matches!(r, Err(UpstreamError::InvalidCallback(_))), "{r:?}");
+    let r = leg.up.complete("social.test", b"garbage", &query).await;
+    assert!(matches!(r, Err(UpstreamError::InvalidCallback(_))), "{r:?}");
+    let no_code = CallbackQuery::default();
+    let r = leg
+        .up
+        .complete("social.test", &begin.stored, &no_code)
+        .await;
+    assert!(matches!(r, Err(UpstreamError::InvalidCallback(_))), "{r:?}");
+    assert_eq!(
+        leg.fake
+            .count("POST", "/api/v1/accounts/verify_credentials"),
+        0
+    );
+    // The real callback still completes.
+    let id = leg
+        .up
+        .complete("social.test", &begin.stored, &query)
+        .await
+        .expect("complete");
+    assert_eq!(id.account_id, ALICE_ID);
+}
+
+backend_tests!(
+    whole_leg => whole_leg_per_profile,
+    keep_tokens => keep_tokens_skips_revocation,
+    local_domain => handle_domain_differs_from_api_host,
+    typed_forms => every_typed_form_reaches_the_same_account,
+    force_login_lang => force_login_and_lang_reach_the_authorize_url,
+    callbacks => denied_and_mismatched_callbacks,
+);
