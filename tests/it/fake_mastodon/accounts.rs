@@ -11,7 +11,11 @@ use super::request::Call;
 use super::{FakeConfig, absolute};
 
 pub fn actor_uri(c: &FakeConfig, u: &FakeUser) -> String {
-    absolute(c, &format!("/users/{}", u.username))
+    if c.numeric_actor_uris {
+        absolute(c, &format!("/ap/users/{}", u.id))
+    } else {
+        absolute(c, &format!("/users/{}", u.username))
+    }
 }
 
 pub fn profile_url(c: &FakeConfig, u: &FakeUser) -> String {
@@ -127,8 +131,19 @@ fn signed_up_id(st: &State) -> String {
     format!("{}", 110_000_000_000_000_000u64 + st.next_id)
 }
 
-/// `POST /api/v1/accounts`.
+/// `POST /api/v1/accounts`, behind Rack::Attack's 5 / 30 min throttle.
 pub fn sign_up(st: &mut State, call: &Call) -> HttpResponse {
+    if !st.config.profile.is_mastodon() {
+        return create_account(st, call);
+    }
+    let now = st.now();
+    match st.signup_throttle.hit(now) {
+        Ok(w) => super::throttle::with_headers(create_account(st, call), w),
+        Err(r) => r,
+    }
+}
+
+fn create_account(st: &mut State, call: &Call) -> HttpResponse {
     let profile = st.config.profile;
     let Some(token) = call.bearer().and_then(|t| st.token(t)).cloned() else {
         return reply::invalid_token(false);

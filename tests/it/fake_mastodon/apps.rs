@@ -8,25 +8,24 @@ use super::model::{App, State, random_token, split_scopes};
 use super::profile::Profile;
 use super::reply;
 use super::request::Call;
-
-const THROTTLE_PERIOD: i64 = 600;
+use super::throttle;
 
 pub fn create(st: &mut State, call: &Call) -> HttpResponse {
     let profile = st.config.profile;
     let now = st.now();
-    if let Some(limit) = st.apps_rate_limit.filter(|_| profile.is_mastodon()) {
-        // Rack::Attack counts in fixed windows aligned to the period.
-        let window = now - now.rem_euclid(THROTTLE_PERIOD);
-        st.app_registrations.retain(|t| *t >= window);
-        if st.app_registrations.len() >= limit {
-            return throttled(limit, window + THROTTLE_PERIOD);
-        }
-        // Rejected (422) registrations count too: the throttle sees requests.
-        st.app_registrations.push(now);
-    }
     if profile == Profile::GoToSocial {
         return create_gts(st, call);
     }
+    // Rejected (422) registrations count too: the throttle sees requests.
+    let window = match st.apps_throttle.hit(now) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    throttle::with_headers(create_mastodon(st, call, now), window)
+}
+
+fn create_mastodon(st: &mut State, call: &Call, now: i64) -> HttpResponse {
+    let profile = st.config.profile;
 
     let name = call.param("client_name").unwrap_or_default().to_owned();
     // `permit` keeps arrays only on 4.3+; on 4.2 they vanish → blank.
@@ -219,19 +218,6 @@ fn public_json(_profile: Profile, app: &App) -> Value {
         "vapid_key": "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=",
         "redirect_uri": app.redirect_uri,
     })
-}
-
-/// 429 exactly as Rack::Attack's `throttled_responder` renders it.
-fn throttled(limit: usize, reset_at: i64) -> HttpResponse {
-    let reset = chrono::DateTime::from_timestamp(reset_at, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
-        .unwrap_or_default();
-    HttpResponse::TooManyRequests()
-        .content_type("application/json")
-        .insert_header(("X-RateLimit-Limit", limit.to_string()))
-        .insert_header(("X-RateLimit-Remaining", "0"))
-        .insert_header(("X-RateLimit-Reset", reset))
-        .body(r#"{"error":"Too many requests"}"#)
 }
 
 pub fn verify_credentials(st: &State, call: &Call) -> HttpResponse {

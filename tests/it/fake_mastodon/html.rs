@@ -25,7 +25,14 @@ fn page(status: u16, title: &str, body: &str) -> HttpResponse {
 }
 
 /// Sign-in fields plus Authorize / Deny buttons posting to `/oauth/authorize`.
-pub fn authorize_form(pre: &PreAuth, error: Option<&str>) -> HttpResponse {
+/// `signed_in`: shown as "Signed in as @user@domain"; the credentials may
+/// then be left blank to approve as that user.
+pub fn authorize_form(
+    pre: &PreAuth,
+    signed_in: Option<&str>,
+    local_domain: &str,
+    error: Option<&str>,
+) -> HttpResponse {
     let hidden: String = [
         ("client_id", &pre.client_id),
         ("redirect_uri", &pre.redirect_uri),
@@ -46,8 +53,17 @@ pub fn authorize_form(pre: &PreAuth, error: Option<&str>) -> HttpResponse {
     let error = error
         .map(|e| format!("<p class=\"flash-message alert\">{}</p>\n", escape(e)))
         .unwrap_or_default();
+    let who = signed_in
+        .map(|u| {
+            format!(
+                "<p class=\"signed-in\">Signed in as @{}@{}</p>\n",
+                escape(u),
+                escape(local_domain)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<h1>Authorization required</h1>\n{error}<p><strong>{}</strong> would like permission to access your account: {}</p>\n\
+        "<h1>Authorization required</h1>\n{who}{error}<p><strong>{}</strong> would like permission to access your account: {}</p>\n\
 <form method=\"post\" action=\"/oauth/authorize\">\n{hidden}\
 <label>Username or e-mail <input type=\"text\" name=\"username\" autocomplete=\"username\"></label>\n\
 <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\n\

@@ -9,16 +9,19 @@
 //! `count`, `last`) and knobs simulate outages, slowness, garbage and a
 //! server that forgot our app.
 //!
-//! Files: `profile` (version differences), `model` (state), `request`
+//! Files: `config` (FakeConfig), `routes` (server thread, recorder entry,
+//! route table), `profile` (version differences), `model` (state), `request`
 //! (recorded request + params), `reply` (error bodies), `apps`, `oauth`,
 //! `html` (login/consent form), `accounts` (token checks, sign-up),
-//! `instance` (instance API + NodeInfo), `webfinger`, `selftest`.
+//! `instance` (instance API + NodeInfo), `webfinger`, `throttle` (429s),
+//! `selftest`.
 
 // Handlers return ready-made error responses in `Err`; size is irrelevant in a test fake.
 #![allow(clippy::result_large_err)]
 
 mod accounts;
 mod apps;
+mod config;
 mod html;
 mod instance;
 mod model;
@@ -26,6 +29,8 @@ mod oauth;
 mod profile;
 mod reply;
 mod request;
+mod routes;
+mod throttle;
 mod webfinger;
 
 #[cfg(test)]
@@ -36,151 +41,13 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use mastodon_oidc::clock::{SharedClock, SystemClock};
-
-pub use model::{AccountState, FakeUser};
+pub use config::{ALICE_ID, FakeConfig, LoginMode, Registrations, absolute};
+pub use model::{AccountState, App as FakeApp, FakeUser, Token as FakeToken};
 pub use profile::Profile;
 pub use request::Call;
 
 use model::{Forced, State};
-
-/// How `/oauth/authorize` treats the browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginMode {
-    /// This username is signed in and approves at once: a code is issued and
-    /// the browser is sent straight back (unless `force_login=true`, which
-    /// shows the form, as the real consent page would be shown).
-    AutoApprove(String),
-    /// Always serve the HTML sign-in-and-authorize form.
-    Interactive,
-}
-
-/// Registration settings shown by the instance API and enforced at sign-up.
-#[derive(Debug, Clone)]
-pub struct Registrations {
-    pub enabled: bool,
-    pub approval_required: bool,
-    pub reason_required: bool,
-    /// HTML shown while registrations are closed.
-    pub message: Option<String>,
-    pub min_age: Option<u32>,
-}
-
-impl Default for Registrations {
-    fn default() -> Self {
-        Registrations {
-            enabled: true,
-            approval_required: false,
-            reason_required: false,
-            message: None,
-            min_age: None,
-        }
-    }
-}
-
-/// Everything a test chooses before starting the fake.
-#[derive(Clone)]
-pub struct FakeConfig {
-    pub profile: Profile,
-    /// The API / OAuth host (WEB_DOMAIN), e.g. `social.test`.
-    pub web_domain: String,
-    /// The handle domain (LOCAL_DOMAIN); defaults to `web_domain`.
-    pub local_domain: String,
-    pub users: Vec<FakeUser>,
-    pub login: LoginMode,
-    pub registrations: Registrations,
-    pub rules: Vec<String>,
-    pub title: String,
-    /// `POST /api/v1/apps` per 10 minutes; `None` disables the throttle.
-    pub apps_rate_limit: Option<usize>,
-    /// Code lifetime, throttle windows and `created_at` read this clock.
-    pub clock: SharedClock,
-    /// Usernames WebFinger answers 410 Gone for.
-    pub deleted_usernames: Vec<String>,
-}
-
-/// The default user's id.
-pub const ALICE_ID: &str = "109000000000000001";
-
-impl FakeConfig {
-    /// `social.test`, one active user `alice` (password `password`)
-    /// auto-approving, open registrations, throttle 5 / 10 min.
-    pub fn new(profile: Profile) -> Self {
-        FakeConfig {
-            profile,
-            web_domain: "social.test".into(),
-            local_domain: "social.test".into(),
-            users: vec![FakeUser::new(ALICE_ID, "alice")],
-            login: LoginMode::AutoApprove("alice".into()),
-            registrations: Registrations::default(),
-            rules: vec!["Be nice.".into()],
-            title: "Fake Mastodon".into(),
-            apps_rate_limit: Some(5),
-            clock: Arc::new(SystemClock),
-            deleted_usernames: Vec::new(),
-        }
-    }
-
-    /// Sets WEB_DOMAIN (and LOCAL_DOMAIN if it was the same).
-    pub fn web_domain(mut self, domain: &str) -> Self {
-        if self.local_domain == self.web_domain {
-            self.local_domain = domain.to_owned();
-        }
-        self.web_domain = domain.to_owned();
-        self
-    }
-
-    pub fn local_domain(mut self, domain: &str) -> Self {
-        self.local_domain = domain.to_owned();
-        self
-    }
-
-    pub fn users(mut self, users: Vec<FakeUser>) -> Self {
-        self.users = users;
-        self
-    }
-
-    pub fn interactive(mut self) -> Self {
-        self.login = LoginMode::Interactive;
-        self
-    }
-
-    pub fn auto_approve(mut self, username: &str) -> Self {
-        self.login = LoginMode::AutoApprove(username.to_owned());
-        self
-    }
-
-    pub fn registrations(mut self, r: Registrations) -> Self {
-        self.registrations = r;
-        self
-    }
-
-    pub fn clock(mut self, clock: SharedClock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    pub fn apps_rate_limit(mut self, limit: Option<usize>) -> Self {
-        self.apps_rate_limit = limit;
-        self
-    }
-
-    fn users_count(&self) -> usize {
-        self.users.len()
-    }
-}
-
-impl Default for FakeConfig {
-    fn default() -> Self {
-        FakeConfig::new(Profile::Mastodon44)
-    }
-}
-
-/// `http://{web_domain}{path}`: the bridge resolves the name to our port.
-pub fn absolute(c: &FakeConfig, path: &str) -> String {
-    format!("http://{}{path}", c.web_domain)
-}
+use routes::serve;
 
 type Shared = Arc<Mutex<State>>;
 
@@ -188,13 +55,16 @@ type Shared = Arc<Mutex<State>>;
 pub struct FakeMastodon {
     addr: SocketAddr,
     state: Shared,
-    handle: actix_web::dev::ServerHandle,
+    handle: Mutex<Option<actix_web::dev::ServerHandle>>,
 }
 
 impl Drop for FakeMastodon {
     fn drop(&mut self) {
         // `stop` sends the command eagerly; the returned future only waits.
-        drop(self.handle.stop(false));
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            drop(h.stop(false));
+        }
     }
 }
 
@@ -203,30 +73,43 @@ impl FakeMastodon {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake mastodon");
         let addr = listener.local_addr().expect("fake mastodon address");
         let state: Shared = Arc::new(Mutex::new(State::new(config)));
-        let data = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new()
-                        .app_data(web::Data::new(data.clone()))
-                        .app_data(web::PayloadConfig::new(1 << 20))
-                        .default_service(web::to(entry))
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .expect("fake mastodon listen")
-                .run();
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            });
-        });
-        let handle = rx.recv().expect("fake mastodon started");
+        let handle = serve(listener, state.clone());
         FakeMastodon {
             addr,
             state,
-            handle,
+            handle: Mutex::new(Some(handle)),
+        }
+    }
+
+    /// `true`: stop listening, so connections are refused (a host that is
+    /// really down); `false`: listen again on the same port, same state.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        let mut handle = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        match (unreachable, handle.take()) {
+            (true, Some(h)) => {
+                // Wait for the listener to close, on a thread of its own
+                // because the caller may be inside a tokio runtime.
+                let done = std::thread::spawn(move || {
+                    actix_web::rt::System::new().block_on(h.stop(false));
+                });
+                let _ = done.join();
+            }
+            (false, None) => {
+                let mut tries = 0;
+                let listener = loop {
+                    match TcpListener::bind(self.addr) {
+                        Ok(l) => break l,
+                        Err(e) if tries < 50 => {
+                            tries += 1;
+                            let _ = e;
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(e) => panic!("fake mastodon cannot listen again on {}: {e}", self.addr),
+                    }
+                };
+                *handle = Some(serve(listener, self.state.clone()));
+            }
+            (_, h) => *handle = h,
         }
     }
 
@@ -339,23 +222,30 @@ impl FakeMastodon {
     /// `true`: every `POST /api/v1/apps` gets 429 until set back to `false`.
     pub fn set_apps_rate_limited(&self, limited: bool) {
         let mut st = self.st();
-        st.apps_rate_limit = if limited {
+        st.apps_throttle.limit = if limited {
             Some(0)
         } else {
             st.config.apps_rate_limit
         };
-        st.app_registrations.clear();
+        st.apps_throttle.reset();
     }
 
     /// Changes the app-registration throttle (per 10 minutes) and resets it.
     pub fn set_apps_rate_limit(&self, limit: Option<usize>) {
         let mut st = self.st();
-        st.apps_rate_limit = limit;
-        st.app_registrations.clear();
+        st.apps_throttle.limit = limit;
+        st.apps_throttle.reset();
     }
 
     pub fn reset_apps_rate_limit(&self) {
-        self.st().app_registrations.clear();
+        self.st().apps_throttle.reset();
+    }
+
+    /// Changes the sign-up throttle (per 30 minutes) and resets it.
+    pub fn set_signup_rate_limit(&self, limit: Option<usize>) {
+        let mut st = self.st();
+        st.signup_throttle.limit = limit;
+        st.signup_throttle.reset();
     }
 
     /// Answer `method path` with this response, `times` times (`None`:
@@ -413,20 +303,9 @@ impl FakeMastodon {
         self.st().user_by_name(username).cloned()
     }
 
-    /// Registered apps as (client_id, client_secret, redirect_uri, scopes).
-    pub fn apps(&self) -> Vec<(String, String, String, Vec<String>)> {
-        self.st()
-            .apps
-            .iter()
-            .map(|a| {
-                (
-                    a.client_id.clone(),
-                    a.client_secret.clone(),
-                    a.redirect_uri.clone(),
-                    a.scopes.clone(),
-                )
-            })
-            .collect()
+    /// Registered apps (what the server still knows).
+    pub fn apps(&self) -> Vec<FakeApp> {
+        self.st().apps.clone()
     }
 
     /// Revokes every issued access token (as if the user revoked the app).
@@ -436,21 +315,58 @@ impl FakeMastodon {
         }
     }
 
-    /// Unrevoked access tokens as (token, client_id, user_id, scopes).
-    pub fn tokens(&self) -> Vec<(String, String, Option<String>, Vec<String>)> {
-        self.st()
-            .tokens
+    /// Every issued access token, revoked ones included.
+    pub fn tokens(&self) -> Vec<FakeToken> {
+        self.st().tokens.clone()
+    }
+
+    /// Registers an app directly (no request recorded); returns
+    /// (client_id, client_secret). `redirect_uris` are joined with "\n".
+    pub fn seed_app(&self, redirect_uris: &[&str], scopes: &str) -> (String, String) {
+        let mut st = self.st();
+        let app = model::App {
+            id: st.new_id(),
+            name: "Seeded".into(),
+            website: None,
+            redirect_uri: redirect_uris.join("\n"),
+            scopes: model::split_scopes(scopes),
+            client_id: model::random_token(),
+            client_secret: model::random_token(),
+            created_at: st.now(),
+        };
+        st.apps.push(app.clone());
+        (app.client_id, app.client_secret)
+    }
+
+    /// Issues a user token for `username` on an app (no request recorded).
+    pub fn seed_token(&self, client_id: &str, username: &str, scopes: &str) -> Option<String> {
+        let mut st = self.st();
+        st.app(client_id)?;
+        let user_id = st.user_by_name(username)?.id.clone();
+        let t = st.find_or_create_token(client_id, Some(&user_id), &model::split_scopes(scopes));
+        Some(t.token)
+    }
+
+    /// One night of Mastodon 4.2.0–4.2.8 vacuuming (spec §1.5): drops
+    /// revoked tokens and used or expired codes, then deletes apps older than
+    /// 24 h with no tokens, no codes and no users signed up through them.
+    pub fn run_vacuum(&self) {
+        let mut st = self.st();
+        let now = st.now();
+        st.tokens.retain(|t| !t.revoked);
+        st.codes.retain(|c| !c.used && now - c.created_at < 600);
+        let keep: Vec<String> = st
+            .apps
             .iter()
-            .filter(|t| !t.revoked)
-            .map(|t| {
-                (
-                    t.token.clone(),
-                    t.client_id.clone(),
-                    t.user_id.clone(),
-                    t.scopes.clone(),
-                )
+            .filter(|a| {
+                now - a.created_at < 86_400
+                    || st.tokens.iter().any(|t| t.client_id == a.client_id)
+                    || st.codes.iter().any(|c| c.client_id == a.client_id)
+                    || st.created_by.values().any(|c| *c == a.client_id)
             })
-            .collect()
+            .map(|a| a.client_id.clone())
+            .collect();
+        st.apps.retain(|a| keep.contains(&a.client_id));
     }
 
     /// The e-mailed confirmation link for a signed-up user.
@@ -465,86 +381,5 @@ impl FakeMastodon {
             &st.config,
             &format!("/auth/confirmation?confirmation_token={token}&redirect_to_app=true"),
         ))
-    }
-}
-
-async fn entry(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let call = Call::from_request(&req, &body);
-    let delay = {
-        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-        st.calls.push(call.clone());
-        st.delay
-    };
-    if !delay.is_zero() {
-        actix_web::rt::time::sleep(delay).await;
-    }
-    let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
-    route(&mut st, &call)
-}
-
-fn route(st: &mut State, call: &Call) -> HttpResponse {
-    if st.down {
-        return HttpResponse::ServiceUnavailable()
-            .content_type("text/html; charset=utf-8")
-            .body("<html><body><h1>503 Service Unavailable</h1></body></html>");
-    }
-    let key = (call.method.clone(), call.path.clone());
-    if let Some(f) = st.forced.get_mut(&key) {
-        let r = HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(f.status)
-                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
-        )
-        .content_type(f.content_type.clone())
-        .body(f.body.clone());
-        if let Some(n) = f.remaining.as_mut() {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                st.forced.remove(&key);
-            }
-        }
-        return r;
-    }
-    let html_pages = call.path.starts_with("/auth/") || call.path == "/oauth/authorize";
-    if st.html_garbage && !html_pages {
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body("<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>");
-    }
-    let c = &st.config;
-    // A LOCAL_DOMAIN web server 301s WebFinger to WEB_DOMAIN.
-    if c.local_domain != c.web_domain
-        && call.host() == c.local_domain
-        && call.path == "/.well-known/webfinger"
-    {
-        let q = serde_urlencoded::to_string(&call.query).unwrap_or_default();
-        return reply::redirect(301, &absolute(c, &format!("/.well-known/webfinger?{q}")));
-    }
-    match (call.method.as_str(), call.path.as_str()) {
-        ("POST", "/api/v1/apps") => apps::create(st, call),
-        ("GET", "/api/v1/apps/verify_credentials") => apps::verify_credentials(st, call),
-        ("GET", "/oauth/authorize") => oauth::authorize_get(st, call),
-        ("POST" | "DELETE", "/oauth/authorize") => oauth::authorize_post(st, call),
-        ("POST", "/oauth/token") => oauth::token(st, call),
-        ("POST", "/oauth/revoke") => oauth::revoke(st, call),
-        ("GET" | "POST", "/oauth/userinfo") => oauth::userinfo(st, call),
-        ("GET", "/.well-known/oauth-authorization-server") => oauth::metadata(st),
-        ("GET", "/api/v1/accounts/verify_credentials") => accounts::verify_credentials(st, call),
-        ("POST", "/api/v1/accounts") => accounts::sign_up(st, call),
-        ("POST", "/api/v1/emails/confirmations") => accounts::resend_confirmation(st, call),
-        ("GET", "/api/v1/emails/check_confirmation") => accounts::check_confirmation(st, call),
-        ("GET", "/auth/confirmation") => accounts::confirm_link(st, call),
-        ("GET", "/api/v1/instance") => instance::v1(&st.config),
-        ("GET", "/api/v2/instance") => instance::v2(&st.config),
-        ("GET", "/api/v1/instance/rules") => instance::rules_list(&st.config),
-        ("GET", "/.well-known/webfinger") => webfinger::webfinger(st, call),
-        ("GET", "/.well-known/host-meta") => webfinger::host_meta(st, call),
-        ("GET", "/.well-known/nodeinfo") => instance::nodeinfo_links(&st.config),
-        ("GET", "/nodeinfo/2.0") => instance::nodeinfo(&st.config),
-        _ if call.path.starts_with("/api/") => reply::not_found(),
-        _ => html::error_page(
-            404,
-            "not_found",
-            "The page you were looking for doesn't exist.",
-        ),
     }
 }

@@ -10,6 +10,7 @@ use rand::RngCore;
 
 use super::FakeConfig;
 use super::request::Call;
+use super::throttle::Throttle;
 
 /// Lifecycle state of a user, each mapped to Mastodon's 403 messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,9 +134,10 @@ pub struct State {
     pub tokens: Vec<Token>,
     pub codes: Vec<Code>,
     pub calls: Vec<Call>,
-    /// Unix times of accepted app registrations, for the 5 / 10 min throttle.
-    pub app_registrations: Vec<i64>,
-    pub apps_rate_limit: Option<usize>,
+    /// `POST /api/v1/apps`: 5 / 10 min.
+    pub apps_throttle: Throttle,
+    /// `POST /api/v1/accounts`: 5 / 30 min.
+    pub signup_throttle: Throttle,
     /// Sign-ups: confirmation token → (user id, app client_id).
     pub confirmations: HashMap<String, (String, String)>,
     /// The app each signed-up user was created by.
@@ -143,6 +145,7 @@ pub struct State {
     /// Whether a signed-up user becomes Pending (not Active) on confirming.
     pub needs_approval: HashMap<String, bool>,
     pub next_id: u64,
+    pub next_seq: u64,
     pub down: bool,
     pub delay: Duration,
     pub html_garbage: bool,
@@ -153,17 +156,18 @@ impl State {
     pub fn new(config: FakeConfig) -> Self {
         State {
             users: config.users.clone(),
-            apps_rate_limit: config.apps_rate_limit,
+            apps_throttle: Throttle::new(config.apps_rate_limit, 600),
+            signup_throttle: Throttle::new(config.signup_rate_limit, 1800),
             config,
             apps: Vec::new(),
             tokens: Vec::new(),
             codes: Vec::new(),
             calls: Vec::new(),
-            app_registrations: Vec::new(),
             confirmations: HashMap::new(),
             created_by: HashMap::new(),
             needs_approval: HashMap::new(),
             next_id: 1,
+            next_seq: 0,
             down: false,
             delay: Duration::ZERO,
             html_garbage: false,

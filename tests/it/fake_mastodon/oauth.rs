@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 
 use super::accounts::{actor_uri, avatar_url, profile_url};
 use super::html;
-use super::model::{AccountState, App, Code, State, Token, random_token, split_scopes};
+use super::model::{
+    AccountState, App, Code, FakeUser, State, Token, random_token, same_set, split_scopes,
+};
 use super::profile::Profile;
 use super::reply;
 use super::request::Call;
@@ -51,13 +53,7 @@ fn pre_authorize(st: &State, call: &Call) -> Result<PreAuth, HttpResponse> {
         return fail("invalid_client", reply::INVALID_CLIENT);
     };
     let redirect_uri = p("redirect_uri");
-    if redirect_uri.is_empty() {
-        return fail(
-            "invalid_request",
-            "Missing required parameter: redirect_uri.",
-        );
-    }
-    if !redirect_registered(profile, app, &redirect_uri) {
+    if redirect_uri.is_empty() || !redirect_registered(profile, app, &redirect_uri) {
         return fail(
             "invalid_redirect_uri",
             "The redirect uri included is not valid.",
@@ -147,14 +143,41 @@ pub fn authorize_get(st: &mut State, call: &Call) -> HttpResponse {
         Err(page) => return page,
     };
     let force_login = matches!(call.param("force_login"), Some("true" | "1" | "on"));
-    match st.config.login.clone() {
-        LoginMode::AutoApprove(username) if !force_login => {
-            match st.user_by_name(&username).cloned() {
-                Some(user) => approve(st, &pre, &user.id, user.state),
-                None => html::authorize_form(&pre, None),
-            }
+    let signed_in = signed_in_user(st);
+    let form = |who: Option<&str>| html::authorize_form(&pre, who, &st.config.local_domain, None);
+    let Some(user) = signed_in else {
+        return form(None);
+    };
+    // `require_functional!` runs before the consent logic.
+    if user.state != AccountState::Active {
+        return approve(st, &pre, &user.id, user.state);
+    }
+    let skip_consent = match st.config.login {
+        LoginMode::AutoApprove(_) => !force_login,
+        // Doorkeeper skips consent only for an existing matching token.
+        LoginMode::SignedIn(_) => {
+            !force_login
+                && st.tokens.iter().any(|t| {
+                    !t.revoked
+                        && t.client_id == pre.client_id
+                        && t.user_id.as_deref() == Some(user.id.as_str())
+                        && same_set(&t.scopes, &pre.scopes)
+                })
         }
-        _ => html::authorize_form(&pre, None),
+        LoginMode::Interactive => false,
+    };
+    if skip_consent {
+        approve(st, &pre, &user.id, user.state)
+    } else {
+        form(Some(&user.username))
+    }
+}
+
+/// The user the browser is signed in as, if the login mode has one.
+fn signed_in_user(st: &State) -> Option<FakeUser> {
+    match &st.config.login {
+        LoginMode::AutoApprove(name) | LoginMode::SignedIn(name) => st.user_by_name(name).cloned(),
+        LoginMode::Interactive => None,
     }
 }
 
@@ -179,18 +202,28 @@ pub fn authorize_post(st: &mut State, call: &Call) -> HttpResponse {
     }
     let username = call.param("username").unwrap_or_default();
     let password = call.param("password").unwrap_or_default();
-    let user = st
-        .users
-        .iter()
-        .find(|u| {
-            (u.username.eq_ignore_ascii_case(username) || u.email.eq_ignore_ascii_case(username))
-                && u.password == password
-                && !password.is_empty()
-        })
-        .cloned();
+    // Blank credentials mean "approve as the signed-in user" (consent page).
+    let user = if username.is_empty() {
+        signed_in_user(st)
+    } else {
+        st.users
+            .iter()
+            .find(|u| {
+                (u.username.eq_ignore_ascii_case(username)
+                    || u.email.eq_ignore_ascii_case(username))
+                    && u.password == password
+                    && !password.is_empty()
+            })
+            .cloned()
+    };
     match user {
         Some(u) => approve(st, &pre, &u.id, u.state),
-        None => html::authorize_form(&pre, Some("Invalid username or password.")),
+        None => html::authorize_form(
+            &pre,
+            signed_in_user(st).as_ref().map(|u| u.username.as_str()),
+            &st.config.local_domain,
+            Some("Invalid username or password."),
+        ),
     }
 }
 

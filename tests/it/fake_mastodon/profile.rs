@@ -63,6 +63,13 @@ const GRANULAR: &[&str] = &[
 ];
 
 impl Profile {
+    pub const ALL: [Profile; 4] = [
+        Profile::Mastodon42,
+        Profile::Mastodon43,
+        Profile::Mastodon44,
+        Profile::GoToSocial,
+    ];
+
     pub fn is_mastodon(self) -> bool {
         !matches!(self, Profile::GoToSocial)
     }

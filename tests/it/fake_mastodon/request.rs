@@ -16,9 +16,15 @@ pub struct Call {
     pub body: Vec<(String, String)>,
     /// The JSON body as sent, when it was JSON.
     pub json: Option<serde_json::Value>,
+    /// The body as text (lossy UTF-8).
+    pub raw_body: String,
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
     pub peer_ip: String,
+    /// The status the fake answered with (`None` while in flight).
+    pub status: Option<u16>,
+    /// Arrival number, unique per fake.
+    pub seq: u64,
 }
 
 impl Call {
@@ -53,11 +59,14 @@ impl Call {
             query,
             body,
             json,
+            raw_body: String::from_utf8_lossy(raw).into_owned(),
             headers,
             peer_ip: req
                 .peer_addr()
                 .map(|a| a.ip().to_string())
                 .unwrap_or_default(),
+            status: None,
+            seq: 0,
         }
     }
 
@@ -76,6 +85,11 @@ impl Call {
             .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
             .map_or(h, |(n, _)| n)
             .to_ascii_lowercase()
+    }
+
+    /// The query string's value, else the body's.
+    pub fn query_or_body(&self, key: &str) -> Option<&str> {
+        self.query_param(key).or_else(|| self.body_param(key))
     }
 
     pub fn user_agent(&self) -> Option<&str> {

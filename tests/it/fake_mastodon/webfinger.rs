@@ -47,15 +47,15 @@ pub fn webfinger(st: &State, call: &Call) -> HttpResponse {
         }
         user.to_owned()
     };
-    let Some(user) = st.user_by_name(&username) else {
-        return reply::empty(404);
-    };
     if c.deleted_usernames
         .iter()
         .any(|d| d.eq_ignore_ascii_case(&username))
     {
         return reply::empty(410);
     }
+    let Some(user) = st.user_by_name(&username) else {
+        return reply::empty(404);
+    };
     let profile = profile_url(c, user);
     let actor = actor_uri(c, user);
     let mut links = vec![
