@@ -19,7 +19,7 @@ const SECRET_PURPOSE: &str = "mastodon-app-secret";
 const LEASE_SECS: i64 = 30;
 /// Waiters poll for the other replica's registration this often, this long.
 const POLL: Duration = Duration::from_millis(200);
-const POLL_ROUNDS: u32 = 100;
+const POLL_ROUNDS: u32 = 175; // outlasts a dead replica's lease
 /// Back-off after a 429 without usable headers (the throttle window).
 const DEFAULT_BLOCK_SECS: u64 = 600;
 

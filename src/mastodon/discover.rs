@@ -58,31 +58,23 @@ impl MastodonUpstream {
                 handle_domain: None,
             });
         };
+        let resource = format!("acct:{user}@{}", typed.domain);
         let mut url = self.url(&typed.domain, "/.well-known/webfinger")?;
-        url.query_pairs_mut()
-            .append_pair("resource", &format!("acct:{user}@{}", typed.domain));
-        let rb = self
-            .http
-            .request(Method::GET, url)
-            .header("Accept", "application/jrd+json, application/json");
-        let resp = self.http.execute(rb).await.map_err(http_error)?;
-        match resp.status {
-            200 => {}
-            404 | 410 => {
-                return Err(UpstreamError::NotFound(format!(
-                    "No account @{user}@{} was found.",
-                    typed.domain
-                )));
-            }
-            s => {
-                tracing::warn!(host = %typed.domain, status = s, "webfinger failed");
-                return Err(UpstreamError::Unavailable(format!(
-                    "{} did not answer the account lookup.",
-                    typed.domain
-                )));
-            }
-        }
-        let jrd: Jrd = resp.json().map_err(http_error)?;
+        url.query_pairs_mut().append_pair("resource", &resource);
+        let not_found =
+            || UpstreamError::NotFound(format!("No account @{user}@{} was found.", typed.domain));
+        let jrd = match self.fetch_jrd(&typed.domain, url).await? {
+            Lookup::Found(jrd) => jrd,
+            Lookup::Gone => return Err(not_found()),
+            // Mastodon's own client falls back to host-meta's lrdd template.
+            Lookup::Missing => match self.lrdd_url(&typed.domain, &resource).await {
+                Some(url) => match self.fetch_jrd(&typed.domain, url).await? {
+                    Lookup::Found(jrd) => jrd,
+                    _ => return Err(not_found()),
+                },
+                None => return Err(not_found()),
+            },
+        };
         let href = pick_actor(&jrd).ok_or_else(|| {
             UpstreamError::NotFound(format!(
                 "{} does not publish a profile for @{user}.",
@@ -101,6 +93,42 @@ impl MastodonUpstream {
             api_host,
             handle_domain,
         })
+    }
+
+    async fn fetch_jrd(&self, domain: &str, url: url::Url) -> Result<Lookup, UpstreamError> {
+        let rb = self
+            .http
+            .request(Method::GET, url)
+            .header("Accept", "application/jrd+json, application/json");
+        let resp = self.http.execute(rb).await.map_err(http_error)?;
+        match resp.status {
+            200 => resp.json().map(Lookup::Found).map_err(http_error),
+            404 => Ok(Lookup::Missing),
+            400 | 410 => Ok(Lookup::Gone),
+            s => {
+                tracing::warn!(host = %domain, status = s, "webfinger failed");
+                Err(UpstreamError::Unavailable(format!(
+                    "{domain} did not answer the account lookup."
+                )))
+            }
+        }
+    }
+
+    /// The WebFinger URL from `/.well-known/host-meta` (XRD `lrdd` template).
+    async fn lrdd_url(&self, domain: &str, resource: &str) -> Option<url::Url> {
+        let url = self.url(domain, "/.well-known/host-meta").ok()?;
+        let resp = self
+            .http
+            .execute(self.http.request(Method::GET, url))
+            .await
+            .ok()?;
+        if resp.status != 200 {
+            return None;
+        }
+        let template = lrdd_template(&String::from_utf8_lossy(&resp.body))?;
+        let encoded: String = url::form_urlencoded::byte_serialize(resource.as_bytes()).collect();
+        let url = url::Url::parse(&template.replace("{uri}", &encoded)).ok()?;
+        matches!(url.scheme(), "https" | "http").then_some(url)
     }
 
     /// The cached capabilities, or freshly learned ones if missing or expired.
@@ -233,6 +261,9 @@ impl MastodonUpstream {
         let resp = self.http.execute(rb).await.map_err(http_error)?;
         match resp.status {
             200 => resp.json().map(Some).map_err(http_error),
+            429 => Err(UpstreamError::RateLimited {
+                retry_after_secs: resp.retry_after_secs().unwrap_or(60),
+            }),
             400..=499 => Ok(None),
             s => {
                 tracing::warn!(host, path, status = s, "upstream error");
@@ -242,6 +273,29 @@ impl MastodonUpstream {
             }
         }
     }
+}
+
+enum Lookup {
+    Found(Jrd),
+    /// 404: try host-meta.
+    Missing,
+    /// 400 or 410: no such account.
+    Gone,
+}
+
+/// `template` of the `<Link rel="lrdd" …>` element (attribute order free).
+fn lrdd_template(xrd: &str) -> Option<String> {
+    xrd.split("<Link")
+        .skip(1)
+        .map(|l| l.split('>').next().unwrap_or_default())
+        .filter(|l| l.contains(r#"rel="lrdd""#) || l.contains("rel='lrdd'"))
+        .find_map(|l| {
+            let start = l.find("template=")? + "template=".len();
+            let quote = l[start..].chars().next()?;
+            let rest = &l[start + 1..];
+            let end = rest.find(quote)?;
+            Some(rest[..end].replace("&amp;", "&"))
+        })
 }
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
@@ -282,5 +336,51 @@ fn host_of(href: &str) -> Result<String, UpstreamError> {
     match url.host() {
         Some(url::Host::Domain(d)) => normalize_host(d).map_err(|_| bad()),
         _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lrdd_template_is_found() {
+        let xrd = r#"<?xml version="1.0"?><XRD xmlns="x"><Link rel="lrdd" template="https://w.example/.well-known/webfinger?resource={uri}"/></XRD>"#;
+        assert_eq!(
+            lrdd_template(xrd).as_deref(),
+            Some("https://w.example/.well-known/webfinger?resource={uri}")
+        );
+        assert_eq!(
+            lrdd_template("<XRD><Link rel=\"other\" template=\"x\"/></XRD>"),
+            None
+        );
+        assert_eq!(lrdd_template("garbage"), None);
+    }
+
+    #[test]
+    fn actor_link_wins_over_profile_page() {
+        let jrd: Jrd = serde_json::from_value(serde_json::json!({
+            "subject": "acct:a@example.com",
+            "links": [
+                {"rel": "http://webfinger.net/rel/profile-page", "href": "https://p.example/@a"},
+                {"rel": "self", "type": "application/activity+json", "href": "https://w.example/users/a"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(pick_actor(&jrd), Some("https://w.example/users/a"));
+        let only_page: Jrd = serde_json::from_value(serde_json::json!({
+            "links": [{"rel": "http://webfinger.net/rel/profile-page", "href": "https://p.example/@a"}]
+        }))
+        .unwrap();
+        assert_eq!(pick_actor(&only_page), Some("https://p.example/@a"));
+    }
+
+    #[test]
+    fn actor_host_is_normalised_and_checked() {
+        assert_eq!(host_of("https://W.Example/users/a").unwrap(), "w.example");
+        assert!(host_of("https://127.0.0.1/users/a").is_err());
+        assert!(host_of("https://w.example:8443/users/a").is_err());
+        assert!(host_of("javascript:alert(1)").is_err());
+        assert!(host_of("https://localhost/users/a").is_err());
     }
 }

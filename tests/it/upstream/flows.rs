@@ -229,7 +229,47 @@ async fn denied_and_mismatched_callbacks(db: TestDb) {
     assert_eq!(id.account_id, ALICE_ID);
 }
 
+async fn host_meta_fallback_when_webfinger_is_missing(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon44));
+    leg.fake.force_response(
+        "GET",
+        "/.well-known/webfinger",
+        404,
+        "text/plain",
+        "",
+        Some(1),
+    );
+    let id = leg
+        .login("@alice@social.test")
+        .await
+        .expect("login via host-meta");
+    assert_eq!(id.account_id, ALICE_ID);
+    assert_eq!(leg.fake.count("GET", "/.well-known/host-meta"), 1);
+    assert_eq!(leg.fake.count("GET", "/.well-known/webfinger"), 2);
+}
+
+async fn instance_rate_limit_is_reported(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon44));
+    leg.fake.force_response(
+        "GET",
+        "/api/v2/instance",
+        429,
+        "application/json",
+        r#"{"error":"Too many requests"}"#,
+        Some(1),
+    );
+    let input = LoginInput {
+        typed: "social.test".into(),
+        ..Default::default()
+    };
+    let r = leg.up.begin(&input, "s").await;
+    assert!(matches!(r, Err(UpstreamError::RateLimited { .. })), "{r:?}");
+    assert_eq!(leg.fake.count("GET", "/api/v1/instance"), 0);
+}
+
 backend_tests!(
+    host_meta => host_meta_fallback_when_webfinger_is_missing,
+    instance_429 => instance_rate_limit_is_reported,
     whole_leg => whole_leg_per_profile,
     keep_tokens => keep_tokens_skips_revocation,
     local_domain => handle_domain_differs_from_api_host,
