@@ -166,13 +166,21 @@ pub async fn build_state_with(
 
 /// The Mastodon upstream for this configuration.
 pub fn default_upstream(
-    _config: &Config,
-    _store: &Store,
-    _sealer: &Arc<Sealer>,
-    _clock: &SharedClock,
-    _issuer: &str,
+    config: &Config,
+    store: &Store,
+    sealer: &Arc<Sealer>,
+    clock: &SharedClock,
+    issuer: &str,
 ) -> anyhow::Result<Arc<dyn Upstream + Send + Sync>> {
-    Ok(Arc::new(crate::upstream::NotYet))
+    let upstream = crate::mastodon::MastodonUpstream::from_config(
+        config.upstream.clone(),
+        store.clone(),
+        sealer.clone(),
+        clock.clone(),
+        issuer,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?;
+    Ok(Arc::new(upstream))
 }
 
 /// Every URL of the service.

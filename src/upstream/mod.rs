@@ -120,21 +120,3 @@ pub trait Upstream {
         query: &CallbackQuery,
     ) -> Result<Identity, UpstreamError>;
 }
-
-/// Placeholder until the Mastodon upstream is wired in: every login fails as unavailable.
-pub struct NotYet;
-
-#[async_trait(?Send)]
-impl Upstream for NotYet {
-    async fn begin(&self, _: &LoginInput, _: &str) -> Result<Begin, UpstreamError> {
-        Err(UpstreamError::Unavailable("no upstream configured".into()))
-    }
-    async fn complete(
-        &self,
-        _: &str,
-        _: &[u8],
-        _: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError> {
-        Err(UpstreamError::Unavailable("no upstream configured".into()))
-    }
-}

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module runs against real HTTP on
 //! loopback and, where storage matters, on both SQLite and PostgreSQL.
 
+mod browser;
 #[allow(dead_code)]
 mod fake_mastodon;
 mod foundation;

@@ -3,6 +3,7 @@
 
 mod flow;
 mod logout;
+mod mastodon;
 mod replicas;
 mod resources;
 mod seed;

@@ -34,7 +34,13 @@ async fn app_is_registered_once_and_reused(db: TestDb) {
         .await
         .expect("row")
         .expect("server row");
-    let (_, secret, _, _) = leg.fake.apps().into_iter().next().expect("fake app");
+    let secret = leg
+        .fake
+        .apps()
+        .into_iter()
+        .next()
+        .expect("fake app")
+        .client_secret;
     let sealed = row.app_secret.expect("sealed secret");
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_bytes()));
     assert_eq!(row.app_scopes.as_deref(), Some("read:accounts"));

@@ -1,0 +1,159 @@
+//! The whole login against the fake Mastodon over real loopback HTTP, in
+//! every server profile and on both backends: relying party → handle page →
+//! the server's OAuth → callback → tokens → userinfo.
+
+use serde_json::Value;
+
+use super::seed::{self, CHALLENGE, REDIRECT, SECRET, VERIFIER};
+use crate::backend_tests;
+use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeMastodon, Profile};
+use crate::support::browser::{Browser, query};
+use crate::support::{TestApp, TestDb, http};
+
+backend_tests! {
+    mastodon_42_login => login_42,
+    mastodon_43_login => login_43,
+    mastodon_44_login => login_44,
+    gotosocial_login => login_gts,
+    known_server_login_costs_three_commits => three_commits_with_real_upstream,
+}
+
+async fn login_42(db: TestDb) {
+    whole_login(db, Profile::Mastodon42).await
+}
+async fn login_43(db: TestDb) {
+    whole_login(db, Profile::Mastodon43).await
+}
+async fn login_44(db: TestDb) {
+    whole_login(db, Profile::Mastodon44).await
+}
+async fn login_gts(db: TestDb) {
+    whole_login(db, Profile::GoToSocial).await
+}
+
+pub async fn spawn(db: &TestDb, fake: &FakeMastodon) -> TestApp {
+    let overrides = fake.host_overrides();
+    TestApp::spawn_with(db, move |c| {
+        c.clients = vec![seed::client("rp")];
+        c.upstream.host_overrides = overrides
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+    })
+    .await
+}
+
+fn authorize_url(app: &TestApp) -> String {
+    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
+    u.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", "rp"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile"),
+        ("state", "st"),
+        ("nonce", "nn"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    u.to_string()
+}
+
+/// One login; returns the token response.
+pub async fn log_in(app: &TestApp, fake: &FakeMastodon, b: &mut Browser, handle: &str) -> Value {
+    let page = b.get(&authorize_url(app)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let up = b
+        .post(
+            &app.url("/login"),
+            &[("request", &page.input("request")), ("handle", handle)],
+        )
+        .await;
+    assert_eq!(up.status, 303, "{}", up.body);
+    let to = up.location();
+    assert_eq!(to.host_str(), Some(fake.web_domain().as_str()), "{to}");
+    // The fake answers on its loopback port; the browser would resolve the name.
+    let at_fake = format!(
+        "{}{}?{}",
+        fake.ip_url(),
+        to.path(),
+        to.query().unwrap_or("")
+    );
+    let approved = b.get(&at_fake).await;
+    assert_eq!(approved.status, 302, "{}", approved.body);
+    let callback = approved.location();
+    assert_eq!(callback.path(), format!("/callback/{}", fake.web_domain()));
+    let back = b.get(callback.as_str()).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let code = query(&back.location(), "code").expect("a code");
+    http()
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", "rp"),
+            ("client_secret", SECRET),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn whole_login(db: TestDb, profile: Profile) {
+    let fake = FakeMastodon::start(FakeConfig::new(profile));
+    let app = spawn(&db, &fake).await;
+    let mut b = Browser::default();
+    let tokens = log_in(&app, &fake, &mut b, "@alice@social.test").await;
+    let at = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{profile:?}: {tokens}"));
+    let ui: Value = http()
+        .get(app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ui["preferred_username"], "alice@social.test",
+        "{profile:?}: {ui}"
+    );
+    assert_eq!(ui["fediverse_server"], "social.test");
+    assert_eq!(
+        ui["sub"],
+        mastodon_oidc::oidc::claims::subject("social.test", ALICE_ID),
+        "sub from host and account id"
+    );
+    // A second login (fresh browser) reuses the app registered the first time.
+    let mut b2 = Browser::default();
+    log_in(&app, &fake, &mut b2, "social.test").await;
+    assert_eq!(
+        fake.count("POST", "/api/v1/apps"),
+        1,
+        "{profile:?}: one registration per server"
+    );
+    app.stop().await;
+}
+
+async fn three_commits_with_real_upstream(db: TestDb) {
+    let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
+    let app = spawn(&db, &fake).await;
+    let mut b = Browser::default();
+    log_in(&app, &fake, &mut b, "@alice@social.test").await;
+    let before = app.state.store.commits();
+    let mut b2 = Browser::default();
+    let tokens = log_in(&app, &fake, &mut b2, "@alice@social.test").await;
+    assert!(tokens["id_token"].is_string());
+    assert!(
+        app.state.store.commits() - before <= 3,
+        "{} commits",
+        app.state.store.commits() - before
+    );
+    app.stop().await;
+}
