@@ -28,6 +28,63 @@ backend_tests! {
     login_form_and_callback_are_bound_to_the_browser => csrf_binding,
     login_errors_explained_in_place => errors_in_place,
     upstream_denial_and_cancel_reach_the_client => denial,
+    server_policy_per_client_and_last_server_remembered => policy_and_last_server,
+}
+
+async fn policy_and_last_server(db: TestDb) {
+    let mock = Arc::new(MockUpstream::default());
+    let mut strict = seed::client("strict");
+    strict.allowed_servers = vec!["other.test".into()];
+    let mut denies = seed::client("denies");
+    denies.denied_servers = vec![HOST.into()];
+    let app = TestApp::spawn_full(
+        &db,
+        |c| c.clients = vec![seed::client("rp"), strict, denies],
+        Some(mock),
+    )
+    .await;
+    for client in ["strict", "denies"] {
+        let mut b = Browser::default();
+        let page = b.get(&authorize_url(&app, client, &[])).await;
+        let res = b
+            .post(
+                &app.url("/login"),
+                &[
+                    ("request", &page.input("request")),
+                    ("handle", "@alice@social.test"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 403, "{client}");
+        assert!(
+            res.body
+                .contains("does not accept accounts from social.test"),
+            "{}",
+            res.body
+        );
+    }
+    // A session from an allowed client does not open a client that refuses the server.
+    let mut b = Browser::default();
+    let page = b.get(&authorize_url(&app, "rp", &[])).await;
+    log_in(&app, &mut b, &page, "good").await;
+    let res = b
+        .get(&authorize_url(&app, "denies", &[("prompt", "none")]))
+        .await;
+    assert_eq!(
+        query(&res.location(), "error").as_deref(),
+        Some("login_required")
+    );
+    // The handle page remembers the server this browser used last.
+    let page = b
+        .get(&authorize_url(&app, "rp", &[("prompt", "login")]))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("value=\"{HOST}\"")),
+        "{}",
+        page.body
+    );
+    app.stop().await;
 }
 
 async fn spawn(db: &TestDb) -> (TestApp, Arc<MockUpstream>) {
