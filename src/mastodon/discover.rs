@@ -153,7 +153,8 @@ impl MastodonUpstream {
     }
 
     /// The cached capabilities, or freshly learned ones if missing or expired.
-    pub(crate) async fn capabilities(&self, host: &str) -> Result<Capabilities, UpstreamError> {
+    /// Public for the provider's pages (title, registrations) and sign-up.
+    pub async fn capabilities(&self, host: &str) -> Result<Capabilities, UpstreamError> {
         let now = self.clock.now();
         let h = host.to_string();
         let row = self
