@@ -320,6 +320,46 @@ mod tests {
         assert_eq!(choose_scope(&caps), "read");
     }
 
+    fn fetched(headers: &[(&'static str, &str)]) -> crate::http::Fetched {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        crate::http::Fetched {
+            status: 429,
+            headers: map,
+            body: bytes::Bytes::new(),
+            url: url::Url::parse("https://h.example/api/v1/apps").unwrap(),
+        }
+    }
+
+    #[test]
+    fn retry_after_from_either_header() {
+        let now = 1_800_000_000;
+        assert_eq!(
+            retry_after(&fetched(&[("retry-after", "120")]), now),
+            Some(120)
+        );
+        let reset = "2027-01-15T08:10:00.000000Z";
+        let at = chrono::DateTime::parse_from_rfc3339(reset)
+            .unwrap()
+            .timestamp();
+        assert_eq!(
+            retry_after(&fetched(&[("x-ratelimit-reset", reset)]), at - 300),
+            Some(300)
+        );
+        // A reset in the past still backs off a little.
+        assert_eq!(
+            retry_after(&fetched(&[("x-ratelimit-reset", reset)]), at + 5),
+            Some(1)
+        );
+        assert_eq!(retry_after(&fetched(&[]), now), None);
+        assert_eq!(
+            retry_after(&fetched(&[("x-ratelimit-reset", "soon")]), now),
+            None
+        );
+    }
+
     #[test]
     fn invalid_client_is_recognised() {
         assert!(is_invalid_client(

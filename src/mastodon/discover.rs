@@ -16,6 +16,8 @@ pub struct Resolved {
     pub api_host: String,
     /// From the WebFinger `subject`; `None` when only a server was typed.
     pub handle_domain: Option<String>,
+    /// WebFinger at `handle_domain` itself pointed to `api_host`.
+    pub handle_verified: bool,
 }
 
 /// What we learned about a server. Stored as JSON in `servers.capabilities`.
@@ -56,6 +58,7 @@ impl MastodonUpstream {
             return Ok(Resolved {
                 api_host: typed.domain.clone(),
                 handle_domain: None,
+                handle_verified: false,
             });
         };
         let resource = format!("acct:{user}@{}", typed.domain);
@@ -89,9 +92,11 @@ impl MastodonUpstream {
             .and_then(|s| s.rsplit_once('@'))
             .and_then(|(_, d)| normalize_host(d).ok())
             .or_else(|| Some(typed.domain.clone()));
+        let handle_verified = handle_domain.as_deref() == Some(typed.domain.as_str());
         Ok(Resolved {
             api_host,
             handle_domain,
+            handle_verified,
         })
     }
 
@@ -131,8 +136,25 @@ impl MastodonUpstream {
         matches!(url.scheme(), "https" | "http").then_some(url)
     }
 
+    /// Does WebFinger at `domain` say `user` lives on `api_host`? Guards the
+    /// handle claim against a server naming someone else's domain.
+    pub(crate) async fn confirm_handle(&self, user: &str, domain: &str, api_host: &str) -> bool {
+        let typed = Typed {
+            user: Some(user.to_string()),
+            domain: domain.to_string(),
+        };
+        match self.resolve(&typed).await {
+            Ok(r) => r.api_host == api_host,
+            Err(e) => {
+                tracing::warn!(domain, api_host, error = %e, "handle domain not confirmed");
+                false
+            }
+        }
+    }
+
     /// The cached capabilities, or freshly learned ones if missing or expired.
-    pub(crate) async fn capabilities(&self, host: &str) -> Result<Capabilities, UpstreamError> {
+    /// Public for the provider's pages (title, registrations) and sign-up.
+    pub async fn capabilities(&self, host: &str) -> Result<Capabilities, UpstreamError> {
         let now = self.clock.now();
         let h = host.to_string();
         let row = self

@@ -114,6 +114,7 @@ impl MastodonUpstream {
             scope: app.scope.clone(),
             code_verifier: pkce.map(|(v, _)| v),
             handle_domain: resolved.handle_domain.or(caps.domain),
+            handle_verified: resolved.handle_verified,
         };
         Ok(Begin {
             redirect_to: url,
@@ -167,7 +168,17 @@ impl MastodonUpstream {
         if !self.config.keep_upstream_tokens {
             self.revoke(server_host, &app, &token).await;
         }
-        identity
+        let mut identity = identity?;
+        // A server may only speak for another domain if that domain agrees.
+        if handle_domain != server_host
+            && !stored.handle_verified
+            && !self
+                .confirm_handle(&identity.username, handle_domain, server_host)
+                .await
+        {
+            identity.handle = format!("{}@{server_host}", identity.username);
+        }
+        Ok(identity)
     }
 
     /// Record the outcome on the server row; never fails the login.

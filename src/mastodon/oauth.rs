@@ -20,6 +20,9 @@ pub struct Stored {
     pub code_verifier: Option<String>,
     /// LOCAL_DOMAIN learned from WebFinger, for the canonical handle.
     pub handle_domain: Option<String>,
+    /// `handle_domain` was confirmed by WebFinger during `begin`.
+    #[serde(default)]
+    pub handle_verified: bool,
 }
 
 impl Stored {
@@ -268,6 +271,7 @@ mod tests {
             scope: "profile".into(),
             code_verifier: Some("v".into()),
             handle_domain: None,
+            handle_verified: false,
         };
         assert_eq!(Stored::from_bytes(&s.to_bytes()).unwrap(), s);
         assert!(Stored::from_bytes(b"junk").is_err());

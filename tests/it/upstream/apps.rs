@@ -34,13 +34,10 @@ async fn app_is_registered_once_and_reused(db: TestDb) {
         .await
         .expect("row")
         .expect("server row");
-    let secret = leg
-        .fake
-        .apps()
-        .into_iter()
-        .next()
-        .expect("fake app")
-        .client_secret;
+    let app = leg.fake.apps().into_iter().next().expect("fake app");
+    let secret = app.client_secret;
+    assert_eq!(row.app_client_id.as_deref(), Some(app.client_id.as_str()));
+    assert_eq!(app.scopes, ["read:accounts"]);
     let sealed = row.app_secret.expect("sealed secret");
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_bytes()));
     assert_eq!(row.app_scopes.as_deref(), Some("read:accounts"));

@@ -161,7 +161,19 @@ async fn suspended_and_moved_when_the_server_says_so(db: TestDb) {
     assert!(matches!(r, Err(UpstreamError::Unavailable(_))), "{r:?}");
 }
 
+async fn deleted_account_is_not_found_without_fallback(db: TestDb) {
+    let mut fake = FakeConfig::new(Profile::Mastodon44);
+    fake.deleted_usernames = vec!["bob".into()];
+    let leg = Leg::start(&db, fake);
+    let r = leg.up.begin(&input("@bob@social.test"), "s").await;
+    assert!(matches!(r, Err(UpstreamError::NotFound(_))), "{r:?}");
+    // 410 is final: no host-meta detour, no app registration.
+    assert_eq!(leg.fake.count("GET", "/.well-known/host-meta"), 0);
+    assert_eq!(leg.apps_posts(), 0);
+}
+
 backend_tests!(
+    deleted_account => deleted_account_is_not_found_without_fallback,
     refusal_flags => suspended_and_moved_when_the_server_says_so,
     account_states => account_states_map_to_refusals,
     not_found_and_invalid => unknown_account_and_bad_input,
