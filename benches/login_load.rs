@@ -71,6 +71,10 @@ async fn service(url: &str, fake: &FakeMastodon) -> Service {
     config.workers = Some(1);
     config.clients = vec![client()];
     config.upstream.allow_insecure = true;
+    // Every bench login is the same upstream account, and Mastodon hands the
+    // same token to concurrent logins of one account (Doorkeeper token reuse):
+    // revoking it after one login would break the next. Keep it instead.
+    config.upstream.keep_upstream_tokens = true;
     config.upstream.host_overrides = fake
         .host_overrides()
         .into_iter()
@@ -92,8 +96,15 @@ async fn service(url: &str, fake: &FakeMastodon) -> Service {
     }
 }
 
-fn location(res: &reqwest::Response) -> url::Url {
-    url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap()
+fn location(res: &reqwest::Response) -> Option<url::Url> {
+    let loc = res.headers().get("location");
+    if loc.is_none() {
+        static SHOWN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        if SHOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
+            eprintln!("a hop failed: {} {}", res.url(), res.status());
+        }
+    }
+    url::Url::parse(loc?.to_str().ok()?).ok()
 }
 
 fn param(url: &url::Url, name: &str) -> String {
@@ -140,7 +151,9 @@ async fn one_login(http: &reqwest::Client, s: &str, fake_ip: &str) -> bool {
     if up.status() != 303 {
         return false;
     }
-    let to = location(&up);
+    let Some(to) = location(&up) else {
+        return false;
+    };
     let Ok(approved) = http
         .get(format!(
             "{fake_ip}{}?{}",
@@ -152,15 +165,21 @@ async fn one_login(http: &reqwest::Client, s: &str, fake_ip: &str) -> bool {
     else {
         return false;
     };
+    let Some(cb) = location(&approved) else {
+        return false;
+    };
     let Ok(back) = http
-        .get(location(&approved).as_str())
+        .get(cb.as_str())
         .header("cookie", jar.join("; "))
         .send()
         .await
     else {
         return false;
     };
-    let code = param(&location(&back), "code");
+    let Some(done) = location(&back) else {
+        return false;
+    };
+    let code = param(&done, "code");
     let Ok(tok) = http
         .post(format!("{s}/token"))
         .form(&[
