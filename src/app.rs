@@ -172,8 +172,13 @@ pub fn default_upstream(
     clock: &SharedClock,
     issuer: &str,
 ) -> anyhow::Result<Arc<dyn Upstream + Send + Sync>> {
+    let mut upstream_config = config.upstream.clone();
+    // Server admins see who is calling and where to find the operator.
+    upstream_config
+        .user_agent
+        .get_or_insert_with(|| format!("mastodon-oidc/{} (+{issuer})", env!("CARGO_PKG_VERSION")));
     let upstream = crate::mastodon::MastodonUpstream::from_config(
-        config.upstream.clone(),
+        upstream_config,
         store.clone(),
         sealer.clone(),
         clock.clone(),
