@@ -11,7 +11,7 @@ use openidconnect::{
     Nonce, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 
-use super::seed::{self, CHALLENGE, REDIRECT, SECRET, VERIFIER};
+use super::seed::{self, CHALLENGE, REDIRECT, SECRET};
 use crate::backend_tests;
 use crate::support::browser::{Browser, Page, query};
 use crate::support::mock_upstream::{HOST, MockUpstream};
@@ -98,21 +98,7 @@ async fn spawn(db: &TestDb) -> (TestApp, Arc<MockUpstream>) {
     (app, mock)
 }
 
-fn authorize_url(app: &TestApp, client: &str, extra: &[(&str, &str)]) -> String {
-    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
-    u.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", client),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile"),
-        ("state", "st-1"),
-        ("nonce", "n-1"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ]);
-    u.query_pairs_mut().extend_pairs(extra.iter().copied());
-    u.to_string()
-}
+use super::seed::authorize_url;
 
 /// From the handle page to the client's redirect: type, go upstream, come back.
 async fn log_in(app: &TestApp, b: &mut Browser, page: &Page, code: &str) -> Page {
@@ -216,20 +202,7 @@ async fn three_commits(db: TestDb) {
     let page = b.get(&authorize_url(&app, "rp", &[])).await;
     let back = log_in(&app, &mut b, &page, "good").await;
     let code = query(&back.location(), "code").unwrap();
-    let res = crate::support::http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert!(seed::redeem(&app, &code).await["access_token"].is_string());
     assert_eq!(
         app.state.store.commits() - before,
         3,

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::seed::{self, CHALLENGE, REDIRECT, SECRET, VERIFIER};
+use super::seed;
 use crate::backend_tests;
 use crate::support::browser::{Browser, query};
 use crate::support::mock_upstream::{HOST, MockUpstream};
@@ -25,24 +25,9 @@ async fn spawn(db: &TestDb) -> TestApp {
     .await
 }
 
-fn authorize(app: &TestApp, extra: &[(&str, &str)]) -> String {
-    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
-    u.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", "rp"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile"),
-        ("state", "st"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ]);
-    u.query_pairs_mut().extend_pairs(extra.iter().copied());
-    u.to_string()
-}
-
 /// A full login in `b`; returns the token response.
 async fn login(app: &TestApp, b: &mut Browser) -> Value {
-    let page = b.get(&authorize(app, &[])).await;
+    let page = b.get(&seed::authorize_url(app, "rp", &[])).await;
     let up = b
         .post(
             &app.url("/login"),
@@ -57,22 +42,7 @@ async fn login(app: &TestApp, b: &mut Browser) -> Value {
         .get(&app.url(&format!("/callback/{HOST}?code=good&state={st}")))
         .await;
     let code = query(&back.location(), "code").unwrap();
-    http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    seed::redeem(app, &code).await
 }
 
 async fn rp_initiated_logout(db: TestDb) {
@@ -94,7 +64,9 @@ async fn rp_initiated_logout(db: TestDb) {
         "session cookie removed"
     );
     // The session is over: prompt=none needs a login, and its tokens are revoked.
-    let again = b.get(&authorize(&app, &[("prompt", "none")])).await;
+    let again = b
+        .get(&seed::authorize_url(&app, "rp", &[("prompt", "none")]))
+        .await;
     assert_eq!(
         query(&again.location(), "error").as_deref(),
         Some("login_required")

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::seed::{self, CHALLENGE, REDIRECT, SECRET, VERIFIER};
+use super::seed;
 use crate::backend_tests;
 use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeMastodon, Profile};
 use crate::support::browser::{Browser, query};
@@ -43,24 +43,9 @@ pub async fn spawn(db: &TestDb, fake: &FakeMastodon) -> TestApp {
     .await
 }
 
-fn authorize_url(app: &TestApp) -> String {
-    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
-    u.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", "rp"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile"),
-        ("state", "st"),
-        ("nonce", "nn"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ]);
-    u.to_string()
-}
-
 /// One login; returns the token response.
 pub async fn log_in(app: &TestApp, fake: &FakeMastodon, b: &mut Browser, handle: &str) -> Value {
-    let page = b.get(&authorize_url(app)).await;
+    let page = b.get(&seed::authorize_url(app, "rp", &[])).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let up = b
         .post(
@@ -85,22 +70,7 @@ pub async fn log_in(app: &TestApp, fake: &FakeMastodon, b: &mut Browser, handle:
     let back = b.get(callback.as_str()).await;
     assert_eq!(back.status, 303, "{}", back.body);
     let code = query(&back.location(), "code").expect("a code");
-    http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    seed::redeem(app, &code).await
 }
 
 async fn whole_login(db: TestDb, profile: Profile) {

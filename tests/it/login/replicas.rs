@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::seed::{self, CHALLENGE, REDIRECT, SECRET, VERIFIER};
+use super::seed;
 use crate::backend_tests;
 use crate::support::browser::{Browser, query};
 use crate::support::mock_upstream::{HOST, MockUpstream};
@@ -36,17 +36,8 @@ async fn across_replicas(db: TestDb) {
     let b_addr = b.state.config.listen.clone();
     let on_b = |path: &str| format!("http://{b_addr}{path}");
     let mut browser = Browser::default();
-    let mut u = url::Url::parse(&a.url("/authorize")).unwrap();
-    u.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", "rp"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile"),
-        ("state", "st"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ]);
-    let page = browser.get(u.as_str()).await;
+    let u = seed::authorize_url(&a, "rp", &[]);
+    let page = browser.get(&u).await;
     assert_eq!(page.status, 200);
     // Handle form on B, callback on A, token on B, userinfo on A.
     let up = browser
@@ -67,22 +58,7 @@ async fn across_replicas(db: TestDb) {
     let loc = back.location();
     assert_eq!(query(&loc, "iss").as_deref(), Some(issuer.as_str()));
     let code = query(&loc, "code").unwrap();
-    let tokens: serde_json::Value = http()
-        .post(on_b("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = seed::redeem_at(&format!("http://{b_addr}"), &code).await;
     let at = tokens["access_token"]
         .as_str()
         .expect("tokens from replica B");
@@ -101,7 +77,7 @@ async fn across_replicas(db: TestDb) {
     assert!(a.state.keys.snapshot().kids().contains(&kid));
     // The session started through A gives single sign-on on B.
     let sso = browser
-        .get(&u.as_str().replace(&issuer, &format!("http://{b_addr}")))
+        .get(&u.replace(&issuer, &format!("http://{b_addr}")))
         .await;
     assert_eq!(sso.status, 303);
     assert!(query(&sso.location(), "code").is_some());

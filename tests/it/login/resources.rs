@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::seed::{self, REDIRECT, SECRET, VERIFIER};
+use super::seed::{self, SECRET};
 use crate::backend_tests;
 use crate::support::{TestApp, TestDb, http};
 
@@ -24,22 +24,7 @@ async fn spawn(db: &TestDb) -> TestApp {
 /// Exchange a fresh code; returns the token response.
 async fn tokens(app: &TestApp, scope: &str) -> (String, Value) {
     let (code, _, _) = seed::code(&app.state.store, "rp", scope, None);
-    let body: Value = http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = seed::redeem(app, &code).await;
     (code, body)
 }
 
@@ -120,22 +105,7 @@ async fn replay_kills_userinfo(db: TestDb) {
     let at = body["access_token"].as_str().unwrap();
     assert_eq!(userinfo_status(&app, at).await.0, 200);
     app.clock.advance(30);
-    let replay: Value = http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let replay = seed::redeem(&app, &code).await;
     assert_eq!(replay["error"], "invalid_grant");
     let (status, challenge, _) = userinfo_status(&app, at).await;
     assert_eq!(status, 401);

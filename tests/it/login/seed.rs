@@ -114,3 +114,48 @@ pub fn code(
     .expect("seed");
     (code, grant, sub)
 }
+
+/// An authorization request as a relying party sends it (PKCE, state `st-1`, nonce `n-1`).
+pub fn authorize_url(
+    app: &crate::support::TestApp,
+    client: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut u = url::Url::parse(&app.url("/authorize")).unwrap();
+    u.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    u.query_pairs_mut().extend_pairs(extra.iter().copied());
+    u.to_string()
+}
+
+/// Redeem a code at `base`/token as client `rp` (client_secret_post); the JSON answer.
+pub async fn redeem_at(base: &str, code: &str) -> serde_json::Value {
+    crate::support::http()
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", "rp"),
+            ("client_secret", SECRET),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+pub async fn redeem(app: &crate::support::TestApp, code: &str) -> serde_json::Value {
+    redeem_at(&app.issuer, code).await
+}
