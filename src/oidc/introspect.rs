@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::error::{ErrorCode, OAuthError};
 use super::respond::{no_store_json, oauth_error};
-use super::token::{authenticate, form_params, unavailable};
+use super::token::{back_channel, unavailable};
 use crate::app::AppState;
 use crate::crypto::sha256_b64url;
 use crate::store;
@@ -17,23 +17,19 @@ pub async fn introspect(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = match form_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e, false),
+    let (params, client) = match back_channel(&req, &state, &body).await {
+        Ok(v) => v,
+        Err(res) => return *res,
     };
-    let client = match authenticate(&state, &req, &params).await {
-        Ok(c) if !c.public => c,
-        Ok(_) => {
-            return oauth_error(
-                &OAuthError::new(
-                    ErrorCode::InvalidClient,
-                    "public clients may not introspect",
-                ),
-                false,
-            );
-        }
-        Err((e, basic)) => return oauth_error(&e, basic),
-    };
+    if client.public {
+        return oauth_error(
+            &OAuthError::new(
+                ErrorCode::InvalidClient,
+                "public clients may not introspect",
+            ),
+            false,
+        );
+    }
     let Some(token) = params.get("token") else {
         return oauth_error(&OAuthError::invalid_request("token is required"), false);
     };

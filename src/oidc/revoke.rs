@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::OAuthError;
 use super::respond::oauth_error;
-use super::token::{authenticate, form_params, unavailable};
+use super::token::{back_channel, unavailable};
 use crate::app::AppState;
 use crate::crypto::sha256_b64url;
 use crate::store::{self, tokens::REFRESH};
@@ -16,13 +16,9 @@ pub async fn revoke(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = match form_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e, false),
-    };
-    let client = match authenticate(&state, &req, &params).await {
-        Ok(c) => c,
-        Err((e, basic)) => return oauth_error(&e, basic),
+    let (params, client) = match back_channel(&req, &state, &body).await {
+        Ok(v) => v,
+        Err(res) => return *res,
     };
     let Some(token) = params.get("token") else {
         return oauth_error(&OAuthError::invalid_request("token is required"), false);

@@ -63,6 +63,20 @@ pub async fn authenticate(
     client_auth::verify(found, &presented).map_err(|e| (e, presented.basic))
 }
 
+/// The shared first steps of `/token`, `/revoke` and `/introspect`: parse the
+/// form, authenticate the client; or the error response to send.
+pub async fn back_channel(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Params, Client), Box<HttpResponse>> {
+    let params = form_params(req, body).map_err(|e| Box::new(oauth_error(&e, false)))?;
+    let client = authenticate(state, req, &params)
+        .await
+        .map_err(|(e, basic)| Box::new(oauth_error(&e, basic)))?;
+    Ok((params, client))
+}
+
 /// A database failure toward a client: retryable, never a bare 500.
 pub fn unavailable(e: &StoreError) -> OAuthError {
     tracing::error!(error = %e, "database unavailable");
@@ -73,13 +87,9 @@ pub fn unavailable(e: &StoreError) -> OAuthError {
 }
 
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let params = match form_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(&e, false),
-    };
-    let client = match authenticate(&state, &req, &params).await {
-        Ok(c) => c,
-        Err((e, basic)) => return oauth_error(&e, basic),
+    let (params, client) = match back_channel(&req, &state, &body).await {
+        Ok(v) => v,
+        Err(res) => return *res,
     };
     let ctx = Issuer {
         issuer: state.issuer.clone(),
