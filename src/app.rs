@@ -205,13 +205,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/callback/{host}", web::get().to(oidc::callback::callback))
         .route(paths::END_SESSION, web::get().to(oidc::logout::get))
         .route(paths::END_SESSION, web::post().to(oidc::logout::post))
-        .route(paths::TOKEN, web::post().to(oidc::token::token))
-        .route(paths::USERINFO, web::get().to(oidc::userinfo::userinfo))
-        .route(paths::USERINFO, web::post().to(oidc::userinfo::userinfo))
-        .route(paths::REVOKE, web::post().to(oidc::revoke::revoke))
-        .route(
-            paths::INTROSPECT,
-            web::post().to(oidc::introspect::introspect),
+        // Browser-based clients (public, PKCE) call these cross-origin; they
+        // take no cookies, so any origin may read the answers. Not /authorize.
+        .service(cors(web::resource(paths::TOKEN)).route(web::post().to(oidc::token::token)))
+        .service(
+            cors(web::resource(paths::USERINFO))
+                .route(web::get().to(oidc::userinfo::userinfo))
+                .route(web::post().to(oidc::userinfo::userinfo)),
+        )
+        .service(cors(web::resource(paths::REVOKE)).route(web::post().to(oidc::revoke::revoke)))
+        .service(
+            cors(web::resource(paths::INTROSPECT))
+                .route(web::post().to(oidc::introspect::introspect)),
         )
         .route("/", web::get().to(pages::home::home))
         .route("/static/site.css", web::get().to(pages::home::stylesheet))
@@ -224,6 +229,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(pages::health::metrics))
         .route("/healthz", web::get().to(pages::health::healthz))
         .route("/readyz", web::get().to(pages::health::readyz));
+}
+
+/// CORS for a back-channel resource: the answer headers and the preflight.
+fn cors(
+    resource: actix_web::Resource,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    resource
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new()
+                .add(("Access-Control-Allow-Origin", "*"))
+                .add(("Access-Control-Expose-Headers", "WWW-Authenticate")),
+        )
+        .route(web::method(actix_web::http::Method::OPTIONS).to(preflight))
+}
+
+async fn preflight() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST"))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        ))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
 }
 
 /// A running server: its address and a handle to stop it.

@@ -12,6 +12,55 @@ backend_tests! {
     oidcc_codereuse_30seconds_userinfo_refused => replay_kills_userinfo,
     revocation_rfc7009 => revocation,
     introspection_rfc7662 => introspection,
+    cors_on_back_channel_endpoints_not_on_authorize => cors,
+}
+
+async fn cors(db: TestDb) {
+    let app = spawn(&db).await;
+    for path in ["/token", "/userinfo", "/revoke", "/introspect"] {
+        let pre = http()
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", "https://spa.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pre.status(), 204, "{path}");
+        assert_eq!(pre.headers()["access-control-allow-origin"], "*", "{path}");
+        assert!(
+            pre.headers()["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("Authorization")
+        );
+    }
+    let (_, body) = tokens(&app, "openid").await;
+    let ui = http()
+        .get(app.url("/userinfo"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ui.headers()["access-control-allow-origin"], "*");
+    let denied = http()
+        .get(app.url("/userinfo"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        denied.headers()["access-control-allow-origin"],
+        "*",
+        "errors are readable too"
+    );
+    // The authorization endpoint is for browsers, never for scripts.
+    let page = http()
+        .get(seed::authorize_url(&app, "rp", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers().get("access-control-allow-origin").is_none());
+    app.stop().await;
 }
 
 async fn spawn(db: &TestDb) -> TestApp {
