@@ -180,22 +180,24 @@ async fn one_login(http: &reqwest::Client, s: &str, fake_ip: &str) -> bool {
         return false;
     };
     let code = param(&done, "code");
-    let Ok(tok) = http
+    redeem(http, s, &code).await
+}
+
+/// Redeem a code at the token endpoint; true on a token response.
+async fn redeem(http: &reqwest::Client, s: &str, code: &str) -> bool {
+    let res = http
         .post(format!("{s}/token"))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
+            ("code", code),
             ("redirect_uri", REDIRECT),
             ("code_verifier", VERIFIER),
             ("client_id", "rp"),
             ("client_secret", SECRET),
         ])
         .send()
-        .await
-    else {
-        return false;
-    };
-    tok.status() == 200
+        .await;
+    matches!(res, Ok(r) if r.status() == 200)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -365,19 +367,7 @@ async fn main() {
                 let Some(code) = codes.lock().unwrap().pop() else {
                     return false;
                 };
-                let res = h
-                    .post(format!("{s}/token"))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", code.as_str()),
-                        ("redirect_uri", REDIRECT),
-                        ("code_verifier", VERIFIER),
-                        ("client_id", "rp"),
-                        ("client_secret", SECRET),
-                    ])
-                    .send()
-                    .await;
-                matches!(res, Ok(r) if r.status() == 200)
+                redeem(&h, &s, &code).await
             }
         })
         .await;

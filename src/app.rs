@@ -56,6 +56,14 @@ pub struct AppState {
     pub cookies: Cookies,
 }
 
+impl AppState {
+    /// A relying party by id, from configuration or the database.
+    pub async fn client(&self, id: &str) -> crate::store::StoreResult<Option<Client>> {
+        let (registry, id) = (self.clients.clone(), id.to_string());
+        self.store.run(move |c| registry.lookup(c, &id)).await
+    }
+}
+
 /// What this build implements; discovery advertises exactly this.
 pub fn features(_config: &Config) -> Features {
     let mut claims = vec!["iss", "aud", "exp", "iat", "azp", "at_hash"];

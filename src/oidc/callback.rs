@@ -125,13 +125,7 @@ pub async fn callback(
             );
         }
     };
-    let registry = state.clients.clone();
-    let client_id = r.client_id.clone();
-    let client = match state
-        .store
-        .run(move |c| registry.lookup(c, &client_id))
-        .await
-    {
+    let client = match state.client(&r.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return restart("The application is no longer registered."),
         Err(e) => return unavailable_page(&e),

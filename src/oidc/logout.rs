@@ -74,8 +74,7 @@ async fn logout(req: &HttpRequest, state: &AppState, p: Params) -> HttpResponse 
         let Some(id) = client_id.clone() else {
             return refuse("A return address needs client_id or id_token_hint.");
         };
-        let registry = state.clients.clone();
-        let client = match state.store.run(move |c| registry.lookup(c, &id)).await {
+        let client = match state.client(&id).await {
             Ok(c) => c,
             Err(e) => return unavailable_page(&e),
         };

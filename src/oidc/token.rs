@@ -53,11 +53,8 @@ pub async fn authenticate(
     let presented =
         client_auth::presented(header, params.get("client_id"), params.get("client_secret"))
             .map_err(|e| (e, header.is_some()))?;
-    let registry = state.clients.clone();
-    let id = presented.client_id.clone();
     let found = state
-        .store
-        .run(move |c| registry.lookup(c, &id))
+        .client(&presented.client_id)
         .await
         .map_err(|e| (unavailable(&e), false))?;
     client_auth::verify(found, &presented).map_err(|e| (e, presented.basic))

@@ -246,9 +246,7 @@ pub async fn submit(
             None,
         );
     }
-    let registry = state.clients.clone();
-    let id = pending.req.client_id.clone();
-    let client = match state.store.run(move |c| registry.lookup(c, &id)).await {
+    let client = match state.client(&pending.req.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return super::pages::error(

@@ -61,8 +61,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, params: Params) -> HttpR
         Err(AuthorizeError::Page(m)) => return bad_request(&m),
         Err(_) => return bad_request("The login request is malformed."),
     };
-    let registry = state.clients.clone();
-    let client = match state.store.run(move |c| registry.lookup(c, &id)).await {
+    let client = match state.client(&id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return bad_request(

@@ -1,11 +1,11 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6). The code
 //! is spent atomically; a replay revokes everything issued from it.
 
-use super::Issuer;
 use super::issue::{Extra, issue};
+use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
 use crate::oidc::clients::Client;
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::error::OAuthError;
 use crate::oidc::pkce::verify_s256;
 use crate::store::codes::Redeem;
 use crate::store::{self, AnyConnection, StoreResult};
@@ -15,10 +15,6 @@ pub struct CodeGrant {
     pub code: String,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
-}
-
-fn invalid_grant(why: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, why)
 }
 
 pub fn exchange(

@@ -12,6 +12,11 @@ use std::sync::Arc;
 use crate::config::TokenConfig;
 use crate::keys::KeyRing;
 
+/// `invalid_grant` with a reason (RFC 6749 §5.2).
+pub(crate) fn invalid_grant(why: &str) -> crate::oidc::error::OAuthError {
+    crate::oidc::error::OAuthError::new(crate::oidc::error::ErrorCode::InvalidGrant, why)
+}
+
 /// What issuing tokens needs, cloned into the blocking database task.
 #[derive(Clone)]
 pub struct Issuer {

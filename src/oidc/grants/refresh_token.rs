@@ -2,8 +2,8 @@
 //! the token and returns a new one; a second use of a spent token revokes the
 //! whole grant (RFC 9700 §4.14.2). Bound to the client it was issued to.
 
-use super::Issuer;
 use super::issue::{Extra, issue};
+use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -13,10 +13,6 @@ use crate::store::{self, AnyConnection, StoreResult};
 pub struct RefreshGrant {
     pub refresh_token: String,
     pub scope: Option<String>,
-}
-
-fn invalid_grant(why: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, why)
 }
 
 pub fn refresh(

@@ -102,6 +102,13 @@ use super::seed::authorize_url;
 
 /// From the handle page to the client's redirect: type, go upstream, come back.
 async fn log_in(app: &TestApp, b: &mut Browser, page: &Page, code: &str) -> Page {
+    let st = submit_handle(app, b, page).await;
+    b.get(&app.url(&format!("/callback/{HOST}?code={code}&state={st}")))
+        .await
+}
+
+/// Type the handle on `page`; returns the `state` sent to the upstream.
+async fn submit_handle(app: &TestApp, b: &mut Browser, page: &Page) -> String {
     assert_eq!(page.status, 200, "{}", page.body);
     let up = b
         .post(
@@ -115,9 +122,7 @@ async fn log_in(app: &TestApp, b: &mut Browser, page: &Page, code: &str) -> Page
     assert_eq!(up.status, 303, "{}", up.body);
     let to = up.location();
     assert_eq!(to.host_str(), Some("upstream.test"));
-    let st = query(&to, "state").unwrap();
-    b.get(&app.url(&format!("/callback/{HOST}?code={code}&state={st}")))
-        .await
+    query(&to, "state").unwrap()
 }
 
 async fn full_flow(db: TestDb) {
@@ -353,16 +358,7 @@ async fn csrf_binding(db: TestDb) {
         .await;
     assert_eq!(res.status, 400);
     // The callback in another browser is refused, and the right one still works.
-    let up = b
-        .post(
-            &app.url("/login"),
-            &[
-                ("request", &page.input("request")),
-                ("handle", "@alice@social.test"),
-            ],
-        )
-        .await;
-    let st = query(&up.location(), "state").unwrap();
+    let st = submit_handle(&app, &mut b, &page).await;
     let cb = app.url(&format!("/callback/{HOST}?code=good&state={st}"));
     assert_eq!(other.get(&cb).await.status, 403);
     // The wrong server path is refused (mix-up defence).
@@ -420,16 +416,7 @@ async fn denial(db: TestDb) {
     );
     assert_eq!(query(&res.location(), "state").as_deref(), Some("st-1"));
     let page = b.get(&authorize_url(&app, "rp", &[])).await;
-    let up = b
-        .post(
-            &app.url("/login"),
-            &[
-                ("request", &page.input("request")),
-                ("handle", "@alice@social.test"),
-            ],
-        )
-        .await;
-    let st = query(&up.location(), "state").unwrap();
+    let st = submit_handle(&app, &mut b, &page).await;
     let res = b
         .get(&app.url(&format!("/callback/{HOST}?error=access_denied&state={st}")))
         .await;
