@@ -149,7 +149,13 @@ impl MastodonUpstream {
                 .await
                 .map_err(store_error)?;
             if leased {
-                let result = self.register(host, scope).await;
+                // The holder before us may have stored its app and released
+                // the lease between our last look and now.
+                let result = match self.stored_app(host, scope).await {
+                    Ok(Some(app)) => Ok(app),
+                    Ok(None) => self.register(host, scope).await,
+                    Err(e) => Err(e),
+                };
                 let (h, owner) = (host.to_string(), self.replica.clone());
                 let released = self
                     .store
