@@ -59,6 +59,10 @@ pub struct AppState {
 impl AppState {
     /// A relying party by id, from configuration or the database.
     pub async fn client(&self, id: &str) -> crate::store::StoreResult<Option<Client>> {
+        // Configured clients answer without a trip to the blocking pool.
+        if let Some(c) = self.clients.configured_client(id) {
+            return Ok(Some(c));
+        }
         let (registry, id) = (self.clients.clone(), id.to_string());
         self.store.run(move |c| registry.lookup(c, &id)).await
     }
