@@ -128,7 +128,7 @@ impl MastodonUpstream {
             .map_err(store_error)
     }
 
-    fn host_lock(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn host_lock(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(host.to_string()).or_default().clone()
     }
@@ -192,8 +192,24 @@ impl MastodonUpstream {
         }
     }
 
-    /// `POST /api/v1/apps`, then a client-credentials token, then store it.
+    /// Register, within the first-contact limit, counted by outcome.
     async fn register(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
+        self.first_contact_allowed(host)?;
+        let result = self.register_once(host, scope).await;
+        if let Some(m) = &self.metrics {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(UpstreamError::RateLimited { .. }) => "rate_limited",
+                Err(UpstreamError::Unavailable(_)) => "failed",
+                Err(_) => "error",
+            };
+            m.app_registrations.with_label_values(&[outcome]).inc();
+        }
+        result
+    }
+
+    /// `POST /api/v1/apps`, then a client-credentials token, then store it.
+    async fn register_once(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
         let redirect = self.redirect_uri(host);
         let mut form = vec![
             ("client_name", self.config.client_name.clone()),

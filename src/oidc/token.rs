@@ -14,6 +14,7 @@ use super::respond::{no_store_json, oauth_error};
 use crate::app::AppState;
 use crate::oidc::clients::Client;
 use crate::store::StoreError;
+use crate::web::throttle::{self, Limit};
 
 /// Parse an `application/x-www-form-urlencoded` body, rejecting repeats.
 pub fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
@@ -85,6 +86,9 @@ pub fn unavailable(e: &StoreError) -> OAuthError {
 }
 
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    if let Err(secs) = throttle::check(&state, &req, Limit::Token) {
+        return throttle::json(secs);
+    }
     let (params, client) = match back_channel(&req, &state, &body).await {
         Ok(v) => v,
         Err(res) => return *res,

@@ -7,5 +7,6 @@ mod fake_mastodon;
 mod foundation;
 mod login;
 mod outbound;
+mod production;
 mod support;
 mod upstream;

@@ -3,8 +3,8 @@
 
 mod flow;
 mod logout;
-mod mastodon;
+pub mod mastodon;
 mod replicas;
 mod resources;
-mod seed;
+pub mod seed;
 mod token;
