@@ -307,5 +307,8 @@ pub(crate) fn http_error(e: HttpError) -> UpstreamError {
 }
 
 pub(crate) fn store_error(e: StoreError) -> UpstreamError {
-    UpstreamError::Internal(format!("storage: {e}"))
+    match e {
+        StoreError::Unavailable(m) => UpstreamError::StorageUnavailable(m),
+        e => UpstreamError::Internal(format!("storage: {e}")),
+    }
 }

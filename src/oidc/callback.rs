@@ -106,9 +106,9 @@ pub async fn callback(
             state.metrics.login_failed(reason(&e));
             let (status, message) = explain(&e);
             let code = match e {
-                UpstreamError::Unavailable(_) | UpstreamError::RateLimited { .. } => {
-                    ErrorCode::TemporarilyUnavailable
-                }
+                UpstreamError::Unavailable(_)
+                | UpstreamError::RateLimited { .. }
+                | UpstreamError::StorageUnavailable(_) => ErrorCode::TemporarilyUnavailable,
                 UpstreamError::Internal(_) => ErrorCode::ServerError,
                 _ => ErrorCode::AccessDenied,
             };

@@ -140,6 +140,22 @@ impl r2d2::ManageConnection for AnyManager {
 
 pub type Pool = r2d2::Pool<AnyManager>;
 
+/// r2d2 reports every failed connection attempt here: from then on
+/// checkouts fail fast until one succeeds.
+#[derive(Debug)]
+struct MarkDown(Arc<std::sync::atomic::AtomicBool>);
+
+impl r2d2::HandleError<diesel::ConnectionError> for MarkDown {
+    fn handle_error(&self, error: diesel::ConnectionError) {
+        if !self.0.swap(true, Ordering::Relaxed) {
+            tracing::error!(%error, "cannot connect to the database; failing fast until it answers");
+        }
+    }
+}
+
+/// How long a checkout waits while the database is known to be down.
+pub const DOWN_WAIT: Duration = Duration::from_millis(300);
+
 struct Inner {
     pool: Pool,
     backend: Backend,
@@ -148,6 +164,9 @@ struct Inner {
     /// next one the moment the lock is free, where SQLite's busy handler
     /// would sleep and poll (wasted wall time, and CPU on context switches).
     writer: std::sync::Mutex<()>,
+    /// The last checkout failed: the database is probably down, so wait
+    /// only briefly for a connection until one succeeds again.
+    down: Arc<std::sync::atomic::AtomicBool>,
     /// A throwaway SQLite file removed when the store is dropped (tests).
     cleanup: Option<PathBuf>,
 }
@@ -192,7 +211,9 @@ impl Store {
                 })?;
             }
         }
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let pool = r2d2::Pool::builder()
+            .error_handler(Box::new(MarkDown(down.clone())))
             .max_size(pool_size)
             .min_idle(Some(1))
             // A PostgreSQL connection may have died with the server; a
@@ -207,6 +228,7 @@ impl Store {
                 backend,
                 commits: AtomicU64::new(0),
                 writer: Default::default(),
+                down,
                 cleanup: None,
             }),
         };
@@ -246,11 +268,36 @@ impl Store {
         self.inner.pool.state()
     }
 
+    /// A pooled connection. While the database is down each caller waits
+    /// at most [`DOWN_WAIT`], so requests get their 503 quickly instead of
+    /// queueing for the full connect timeout; the first success clears it.
     pub fn conn(&self) -> StoreResult<r2d2::PooledConnection<AnyManager>> {
-        self.inner
-            .pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        let down = self.inner.down.load(Ordering::Relaxed);
+        let got = if down {
+            self.inner.pool.get_timeout(DOWN_WAIT)
+        } else {
+            self.inner.pool.get()
+        };
+        match got {
+            Ok(c) => {
+                if down {
+                    self.inner.down.store(false, Ordering::Relaxed);
+                    tracing::info!("database reachable again");
+                }
+                Ok(c)
+            }
+            Err(e) => {
+                if !self.inner.down.swap(true, Ordering::Relaxed) {
+                    tracing::error!(error = %e, "database unreachable; failing fast until it answers");
+                }
+                Err(StoreError::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    /// Did the last checkout fail?
+    pub fn is_down(&self) -> bool {
+        self.inner.down.load(Ordering::Relaxed)
     }
 
     /// Apply pending migrations; returns the versions applied.

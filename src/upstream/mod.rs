@@ -98,6 +98,9 @@ pub enum UpstreamError {
     /// The server is blocked by policy or by the outbound address filter.
     #[error("server not allowed: {0}")]
     NotAllowed(String),
+    /// Our database did not answer (retryable; a 503, not our bug).
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
     /// Our own fault (storage, crypto).
     #[error("internal: {0}")]
     Internal(String),

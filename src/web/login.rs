@@ -89,6 +89,10 @@ pub fn explain(e: &UpstreamError) -> (StatusCode, String) {
             StatusCode::FORBIDDEN,
             "Accounts on that server cannot log in here.".into(),
         ),
+        StorageUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The login service cannot reach its database right now. Please try again in a minute.".into(),
+        ),
         Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side. Please try again.".into(),
@@ -136,10 +140,15 @@ pub async fn start(
             state.metrics.login_failed(reason(&e));
             let (status, message) = explain(&e);
             let mut res = page(state, client, &pending, typed, Some(&message), status);
-            if let UpstreamError::RateLimited { retry_after_secs } = e {
+            let retry = match e {
+                UpstreamError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+                UpstreamError::StorageUnavailable(_) => Some(30),
+                _ => None,
+            };
+            if let Some(secs) = retry {
                 res.headers_mut().insert(
                     actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from(retry_after_secs),
+                    actix_web::http::header::HeaderValue::from(secs),
                 );
             }
             return res;
@@ -204,6 +213,7 @@ pub fn reason(e: &UpstreamError) -> &'static str {
         AccountRefused(_) => "account_refused",
         InvalidCallback(_) => "invalid_callback",
         NotAllowed(_) => "not_allowed",
+        StorageUnavailable(_) => "storage",
         Internal(_) => "internal",
     }
 }

@@ -1,5 +1,6 @@
 //! Running it for real: abuse limits, metrics, failing servers and
 //! databases, shutdown and restarts, and the relying-party guides.
 
+mod database_down;
 mod limits;
 mod upstream_down;

@@ -3,6 +3,7 @@
 pub mod browser;
 pub mod mock_upstream;
 pub mod pg;
+pub mod plug;
 pub mod rp;
 
 use std::sync::Arc;
@@ -114,6 +115,16 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         upstream: Option<Arc<dyn Upstream + Send + Sync>>,
     ) -> Self {
+        Self::spawn_on(db, db.store(), tweak, upstream).await
+    }
+
+    /// On a store of the test's own making (another URL to the same database).
+    pub async fn spawn_on(
+        db: &TestDb,
+        store: Store,
+        tweak: impl FnOnce(&mut Config),
+        upstream: Option<Arc<dyn Upstream + Send + Sync>>,
+    ) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = test_config(db);
@@ -122,7 +133,6 @@ impl TestApp {
         tweak(&mut config);
         let clock = FixedClock::new(T0);
         let shared: SharedClock = clock.clone();
-        let store = db.store();
         let mut state = app::build_state_with(config, shared, store, Arc::new(Sealer::for_tests()))
             .await
             .expect("build state");
