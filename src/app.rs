@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::oidc::clients::{Client, Registry};
 use crate::oidc::discovery::{self, Features, paths};
 use crate::oidc::session::Cookies;
+use crate::ratelimit::Limiter;
 use crate::store::Store;
 use crate::upstream::Upstream;
 use crate::{oidc, web as pages};
@@ -54,6 +55,8 @@ pub struct AppState {
     /// The identity source (Mastodon), behind the seam.
     pub upstream: Arc<dyn Upstream + Send + Sync>,
     pub cookies: Cookies,
+    /// Sign-up submissions per client IP (they spend the server's own quota).
+    pub signup_limiter: Arc<Limiter>,
 }
 
 impl AppState {
@@ -65,7 +68,7 @@ impl AppState {
 }
 
 /// What this build implements; discovery advertises exactly this.
-pub fn features(_config: &Config) -> Features {
+pub fn features(config: &Config) -> Features {
     let mut claims = vec!["iss", "aud", "exp", "iat", "azp", "at_hash"];
     claims.extend(oidc::claims::SUPPORTED);
     Features {
@@ -76,7 +79,7 @@ pub fn features(_config: &Config) -> Features {
         introspection: true,
         end_session: true,
         refresh_tokens: true,
-        signup: false,
+        signup: config.upstream.signup_enabled,
         claims_supported: claims,
         scopes_supported: vec!["openid", "profile", "email", "offline_access"],
     }
@@ -160,6 +163,7 @@ pub async fn build_state_with(
     Ok(AppState {
         upstream,
         cookies: Cookies::for_issuer(&issuer),
+        signup_limiter: Arc::new(Limiter::new(config.limits.signup_form)),
         discovery: Prepared::new(serde_json::to_vec(&doc)?),
         config: Arc::new(config),
         issuer,
@@ -210,6 +214,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(oidc::authorize::endpoint::post),
         )
         .route("/login", web::post().to(pages::login::submit))
+        .route("/signup", web::post().to(pages::signup::choose::submit))
+        .service(
+            // The form carries the server's rules, sealed: more than the default 16 KiB.
+            web::resource("/signup/account")
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .route(web::post().to(pages::signup::form::submit)),
+        )
+        .route(
+            "/signup/pending",
+            web::get().to(pages::signup::pending::show),
+        )
+        .route(
+            "/signup/resend",
+            web::post().to(pages::signup::pending::resend),
+        )
+        .route(
+            "/signup/cancel",
+            web::post().to(pages::signup::pending::cancel),
+        )
+        // Also the landing of a confirmed sign-up (no query at all).
         .route("/callback/{host}", web::get().to(oidc::callback::callback))
         .route(paths::END_SESSION, web::get().to(oidc::logout::get))
         .route(paths::END_SESSION, web::post().to(oidc::logout::post))

@@ -6,6 +6,7 @@
 //! set the limits for one replica accordingly (see docs/replicas.md).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// A limit: `burst` requests at once, refilled at `per_minute`.
@@ -63,9 +64,43 @@ impl Limiter {
     }
 }
 
+/// The client's address: the TCP peer, or the last `X-Forwarded-For` hop
+/// when the peer is a trusted proxy (the hop it added; earlier ones are the
+/// client's own claims).
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded: Option<&str>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    forwarded
+        .and_then(|f| f.rsplit(',').next())
+        .and_then(|hop| hop.trim().parse().ok())
+        .or(Some(peer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ip_trusts_forwarded_only_from_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let header = Some("198.51.100.1, 203.0.113.7");
+        assert_eq!(client_ip(Some(proxy), header, &[proxy]), Some(client));
+        assert_eq!(
+            client_ip(Some(client), header, &[proxy]),
+            Some(client),
+            "an untrusted peer cannot claim another address"
+        );
+        assert_eq!(client_ip(Some(proxy), Some("junk"), &[proxy]), Some(proxy));
+        assert_eq!(client_ip(Some(proxy), None, &[proxy]), Some(proxy));
+        assert_eq!(client_ip(None, header, &[proxy]), None);
+    }
 
     #[test]
     fn allows_the_burst_then_refuses_with_the_wait() {
