@@ -267,7 +267,7 @@ impl Upstream for MastodonUpstream {
     }
 
     async fn signup_rules(&self, server: &str) -> Result<SignupRules, UpstreamError> {
-        let host = input::parse(server)?.domain;
+        let host = signup::server_of(server)?;
         self.refuse_unless_offered(&host)?;
         let result = self.rules(&host).await;
         // A rules page is not a working login; record failures only.

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::apps::retry_after;
 use super::discover::Capabilities;
-use super::input::normalize_host;
+use super::input::{self, normalize_host};
 use super::{MastodonUpstream, http_error};
 use crate::upstream::{
     AccountRefusal, FieldProblem, NewAccount, Problem, Registrations, Resent, ServerRule, SignedUp,
@@ -284,6 +284,21 @@ impl MastodonUpstream {
             Err(e) => tracing::warn!(host, error = %e, "cannot revoke the sign-up token"),
         }
     }
+}
+
+/// The server named by what someone typed to sign up: a name, a handle, or
+/// any page of the server's website (a sign-up has no account in it yet).
+pub fn server_of(typed: &str) -> Result<String, UpstreamError> {
+    let text = typed.trim();
+    let lower = text.to_ascii_lowercase();
+    if (lower.starts_with("https://") || lower.starts_with("http://"))
+        && let Ok(url) = Url::parse(text)
+        && let Some(host) = url.host_str()
+        && url.port().is_none()
+    {
+        return Ok(input::parse(host)?.domain);
+    }
+    Ok(input::parse(text)?.domain)
 }
 
 fn unsupported(caps: &Capabilities) -> bool {
@@ -630,6 +645,20 @@ mod tests {
         let v1 = json!({"uri": "px.example", "registrations": true});
         let r = rules_of("px.example", &caps, &v1, None, &base());
         assert_eq!(r.registrations, Registrations::Unsupported);
+    }
+
+    #[test]
+    fn a_server_from_a_name_handle_or_any_page() {
+        for typed in [
+            "social.example",
+            "@me@Social.Example",
+            "https://social.example/about",
+            "https://social.example/@alice",
+        ] {
+            assert_eq!(server_of(typed).unwrap(), "social.example", "{typed}");
+        }
+        assert!(server_of("https://social.example:8443/").is_err());
+        assert!(server_of("").is_err());
     }
 
     #[test]

@@ -7,5 +7,6 @@ mod fake_mastodon;
 mod foundation;
 mod login;
 mod outbound;
+mod signup;
 mod support;
 mod upstream;

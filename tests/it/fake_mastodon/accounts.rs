@@ -199,7 +199,11 @@ fn create_account(st: &mut State, call: &Call) -> HttpResponse {
             "has already been taken",
         );
     } else {
-        let domain = email.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+        let domain = email
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if st.config.blocked_email_domains.contains(&domain) {
             err(
                 "email",

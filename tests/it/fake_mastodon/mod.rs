@@ -391,7 +391,8 @@ impl FakeMastodon {
             return;
         };
         st.users.retain(|u| u.id != id);
-        st.tokens.retain(|t| t.user_id.as_deref() != Some(id.as_str()));
+        st.tokens
+            .retain(|t| t.user_id.as_deref() != Some(id.as_str()));
         st.confirmations.retain(|_, (u, _)| *u != id);
     }
 

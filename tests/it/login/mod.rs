@@ -6,5 +6,5 @@ mod logout;
 mod mastodon;
 mod replicas;
 mod resources;
-mod seed;
+pub mod seed;
 mod token;

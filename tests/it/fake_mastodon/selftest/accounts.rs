@@ -331,7 +331,11 @@ async fn sign_up_checks_email_age_and_locale_then_approval() {
     assert_eq!(v["details"]["email"][0]["error"], "ERR_BLOCKED");
     assert_eq!(v["details"]["date_of_birth"][0]["error"], "ERR_BELOW_LIMIT");
     assert_eq!(v["details"]["locale"][0]["error"], "ERR_INCLUSION");
-    let (_, v) = signup(with(&[("email", "d@nowhere.invalid"), ("date_of_birth", "soon")])).await;
+    let (_, v) = signup(with(&[
+        ("email", "d@nowhere.invalid"),
+        ("date_of_birth", "soon"),
+    ]))
+    .await;
     assert_eq!(v["details"]["email"][0]["error"], "ERR_UNREACHABLE");
     assert_eq!(v["details"]["date_of_birth"][0]["error"], "ERR_BLANK");
     // Sixteen today, in the other accepted date format.
