@@ -221,10 +221,10 @@ impl MastodonUpstream {
             .verify_credentials(host, &p.handle_domain, &p.token)
             .await
         {
-            Ok(identity) => Ok(SignupStatus::Active(
+            Ok(identity) => Ok(SignupStatus::Active(Box::new(
                 self.settle_handle(identity, &p.handle_domain, host, false)
                     .await,
-            )),
+            ))),
             Err(UpstreamError::AccountRefused(AccountRefusal::Unconfirmed)) => {
                 Ok(SignupStatus::AwaitingConfirmation)
             }
@@ -640,8 +640,10 @@ mod tests {
             r.privacy_url.as_deref(),
             Some("https://social.example/privacy-policy")
         );
-        let mut caps = Capabilities::default();
-        caps.software = Some("pixelfed".into());
+        let caps = Capabilities {
+            software: Some("pixelfed".into()),
+            ..Default::default()
+        };
         let v1 = json!({"uri": "px.example", "registrations": true});
         let r = rules_of("px.example", &caps, &v1, None, &base());
         assert_eq!(r.registrations, Registrations::Unsupported);

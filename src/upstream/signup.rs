@@ -143,7 +143,7 @@ pub enum SignupStatus {
     /// Confirmed; moderators have not approved the account yet.
     AwaitingApproval,
     /// The account can be used: here it is.
-    Active(Identity),
+    Active(Box<Identity>),
 }
 
 /// The answer to "send the confirmation e-mail again".
