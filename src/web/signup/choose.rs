@@ -134,29 +134,22 @@ pub async fn submit(
             return page(&state, &client, &pending, typed, Some((status, &msg, None)));
         }
     };
-    show_rules(&state, &client, &pending, typed, rules)
+    show_rules(&state, &client, &pending, rules)
 }
 
-/// The form for an open server; the chooser with the reason otherwise.
-pub fn show_rules(
+/// The form for an open server; the chooser, with the server's canonical
+/// name and the reason, otherwise.
+fn show_rules(
     state: &AppState,
     client: &Client,
     pending: &Pending,
-    typed: &str,
     rules: SignupRules,
 ) -> HttpResponse {
     let host = rules.server_host.clone();
-    if !offered_on(state, client, &host) {
-        let msg = format!("{} does not accept accounts from {host}.", client.name);
-        return page(
-            state,
-            client,
-            pending,
-            typed,
-            Some((StatusCode::FORBIDDEN, &msg, None)),
-        );
+    if let Some(refused) = refused_by_policy(state, client, pending, &host) {
+        return refused;
     }
-    let (closed, msg) = match rules.registrations {
+    match rules.registrations {
         Registrations::Open => {
             let view = form::View {
                 typed: &form::Typed::default(),
@@ -164,32 +157,54 @@ pub fn show_rules(
                 notice: None,
                 status: StatusCode::OK,
             };
-            return form::page(state, client, pending, &rules, &view);
+            form::page(state, client, pending, &rules, &view)
         }
-        Registrations::Closed { message, url } => (
-            Closed {
-                host: host.clone(),
-                message,
-                url,
-            },
-            format!("{host} does not accept new accounts at the moment. Choose another server."),
-        ),
-        Registrations::Unsupported => (
-            Closed {
-                host: host.clone(),
+        Registrations::Closed { message, url } => {
+            let c = Closed { host, message, url };
+            closed(state, client, pending, &c, false)
+        }
+        Registrations::Unsupported => {
+            let c = Closed {
+                host,
                 message: None,
                 url: rules.about_url,
-            },
-            format!(
-                "{host} does not let apps create accounts. Create your account on its website, then log in."
-            ),
-        ),
+            };
+            closed(state, client, pending, &c, true)
+        }
+    }
+}
+
+/// The chooser saying that this client takes no accounts from `host`, if so.
+pub fn refused_by_policy(
+    state: &AppState,
+    client: &Client,
+    pending: &Pending,
+    host: &str,
+) -> Option<HttpResponse> {
+    if offered_on(state, client, host) {
+        return None;
+    }
+    let msg = format!("{} does not accept accounts from {host}.", client.name);
+    let error = Some((StatusCode::FORBIDDEN, msg.as_str(), None));
+    Some(page(state, client, pending, host, error))
+}
+
+/// The chooser explaining that the server takes no sign-ups from here.
+pub fn closed(
+    state: &AppState,
+    client: &Client,
+    pending: &Pending,
+    c: &Closed,
+    unsupported: bool,
+) -> HttpResponse {
+    let host = &c.host;
+    let msg = if unsupported {
+        format!(
+            "{host} does not let apps create accounts. Create your account on its website, then log in."
+        )
+    } else {
+        format!("{host} does not accept new accounts at the moment. Choose another server.")
     };
-    page(
-        state,
-        client,
-        pending,
-        typed,
-        Some((StatusCode::FORBIDDEN, &msg, Some(&closed))),
-    )
+    let error = Some((StatusCode::FORBIDDEN, msg.as_str(), Some(c)));
+    page(state, client, pending, host, error)
 }

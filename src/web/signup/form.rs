@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::locales::{self, Choice};
 use super::messages::{self, Context, anchor, explain};
-use super::{UPSTREAM_SEAL, choose, offered_on};
+use super::{UPSTREAM_SEAL, choose};
 use crate::app::AppState;
 use crate::config::Secret;
 use crate::crypto::{b64url, decode_base64, random_token, sha256_b64url};
@@ -283,15 +283,8 @@ pub async fn submit(
     if form.back.is_some() {
         return choose::page(&state, &client, &pending, &host, None);
     }
-    if !offered_on(&state, &client, &host) {
-        let msg = format!("{} does not accept accounts from {host}.", client.name);
-        return choose::page(
-            &state,
-            &client,
-            &pending,
-            &host,
-            Some((StatusCode::FORBIDDEN, &msg, None)),
-        );
+    if let Some(refused) = choose::refused_by_policy(&state, &client, &pending, &host) {
+        return refused;
     }
     let typed = form.typed();
     let show = |problems: &[FieldProblem], notice: Option<&str>, status| {
@@ -356,21 +349,12 @@ pub async fn submit(
         }
         Err(SignupError::Closed) => {
             state.metrics.signup("closed");
-            let closed = choose::Closed {
+            let c = choose::Closed {
                 host: host.clone(),
                 message: None,
                 url: rules.about_url.clone(),
             };
-            let msg = format!(
-                "{host} does not accept new accounts at the moment. Choose another server."
-            );
-            return choose::page(
-                &state,
-                &client,
-                &pending,
-                &host,
-                Some((StatusCode::FORBIDDEN, &msg, Some(&closed))),
-            );
+            return choose::closed(&state, &client, &pending, &c, false);
         }
         Err(SignupError::RateLimited { retry_after_secs }) => {
             state.metrics.signup("rate_limited");

@@ -135,6 +135,17 @@ impl FakeMastodon {
         format!("http://{}", self.addr)
     }
 
+    /// `url` (one the fake handed out, by name) at the fake's loopback port,
+    /// for clients without the DNS override.
+    pub fn at_ip(&self, url: &url::Url) -> String {
+        format!(
+            "{}{}?{}",
+            self.ip_url(),
+            url.path(),
+            url.query().unwrap_or("")
+        )
+    }
+
     pub fn web_domain(&self) -> String {
         self.st().config.web_domain.clone()
     }

@@ -92,12 +92,7 @@ pub async fn confirm(fake: &FakeMastodon, username: &str) -> url::Url {
             .expect("a confirmation e-mail"),
     )
     .unwrap();
-    let at_fake = format!(
-        "{}{}?{}",
-        fake.ip_url(),
-        link.path(),
-        link.query().unwrap_or("")
-    );
+    let at_fake = fake.at_ip(&link);
     let res = http().get(at_fake).send().await.unwrap();
     assert_eq!(res.status(), 302);
     let to = res.headers()["location"].to_str().unwrap();

@@ -130,12 +130,7 @@ async fn status_and_resend(db: TestDb) {
             Resent::Sent
         );
         let link = url::Url::parse(&leg.fake.confirmation_link("carol").unwrap()).unwrap();
-        let at_fake = format!(
-            "{}{}?{}",
-            leg.fake.ip_url(),
-            link.path(),
-            link.query().unwrap()
-        );
+        let at_fake = leg.fake.at_ip(&link);
         http().get(at_fake).send().await.unwrap();
         assert_eq!(
             leg.up
