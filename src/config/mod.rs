@@ -530,6 +530,39 @@ mod tests {
     }
 
     #[test]
+    fn signup_servers_come_from_the_environment_and_are_checked() {
+        let c = Config::load(
+            None,
+            env(&[(
+                "MASTODON_OIDC_UPSTREAM__SIGNUP_SERVERS",
+                r#"["mastodon.example", "social.example"]"#,
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.upstream.signup_servers,
+            ["mastodon.example", "social.example"]
+        );
+        assert!(c.upstream.signup_allowed("social.example"));
+        assert!(!c.upstream.signup_allowed("other.example"));
+        let err = Config::load(
+            None,
+            env(&[(
+                "MASTODON_OIDC_UPSTREAM__SIGNUP_SERVERS",
+                r#"["https://Mastodon.example/"]"#,
+            )]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("signup_servers"), "{err}");
+        let off = Config::load(
+            None,
+            env(&[("MASTODON_OIDC_UPSTREAM__SIGNUP_ENABLED", "false")]),
+        )
+        .unwrap();
+        assert!(!off.upstream.signup_allowed("mastodon.example"));
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Config::load(None, env(&[("MASTODON_OIDC_ISUER", "x")])).unwrap_err();
         assert!(err.to_string().contains("isuer"), "{err}");
