@@ -2,18 +2,15 @@
 //! → a verified ID token at an `openidconnect` relying party; the handle
 //! page's link; approval; resend and cancel; expiry on a fixed clock.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet};
-use openidconnect::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySetUrl,
-    Nonce, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl,
-};
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, Scope, TokenResponse};
 
 use mastodon_oidc::clock::Clock;
 
 use super::{PASSWORD, confirm, sign_up, spawn, submit};
 use crate::backend_tests;
 use crate::fake_mastodon::{AccountState, FakeConfig, Profile, Registrations};
-use crate::login::seed::{self, REDIRECT, SECRET};
+use crate::login::seed::{self, REDIRECT};
 use crate::support::browser::{Browser, query};
 use crate::support::{T0, TestDb, rp};
 
@@ -36,21 +33,7 @@ async fn to_id_token_44(db: TestDb) {
 
 async fn to_id_token(db: TestDb, profile: Profile) {
     let (app, fake) = spawn(&db, FakeConfig::new(profile), |_| {}).await;
-    let jwks = CoreJsonWebKeySet::fetch_async(
-        &JsonWebKeySetUrl::new(app.url("/jwks.json")).unwrap(),
-        &rp::http_client,
-    )
-    .await
-    .unwrap();
-    let client = CoreClient::new(
-        ClientId::new("rp".into()),
-        IssuerUrl::new(app.issuer.clone()).unwrap(),
-        jwks,
-    )
-    .set_client_secret(ClientSecret::new(SECRET.into()))
-    .set_auth_uri(AuthUrl::new(app.url("/authorize")).unwrap())
-    .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let client = rp::client(&app).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
         .authorize_url(
