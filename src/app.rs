@@ -17,7 +17,6 @@ use crate::metrics::Metrics;
 use crate::oidc::clients::{Client, Registry};
 use crate::oidc::discovery::{self, Features, paths};
 use crate::oidc::session::Cookies;
-use crate::ratelimit::Limiter;
 use crate::store::Store;
 use crate::upstream::Upstream;
 use crate::{oidc, web as pages};
@@ -52,16 +51,20 @@ pub struct AppState {
     pub clients: Arc<Registry>,
     pub discovery: Prepared,
     pub metrics: Arc<Metrics>,
+    /// Per-IP rate limits of this replica.
+    pub limits: Arc<crate::ratelimit::Limits>,
     /// The identity source (Mastodon), behind the seam.
     pub upstream: Arc<dyn Upstream + Send + Sync>,
     pub cookies: Cookies,
-    /// Sign-up submissions per client IP (they spend the server's own quota).
-    pub signup_limiter: Arc<Limiter>,
 }
 
 impl AppState {
     /// A relying party by id, from configuration or the database.
     pub async fn client(&self, id: &str) -> crate::store::StoreResult<Option<Client>> {
+        // Configured clients answer without a trip to the blocking pool.
+        if let Some(c) = self.clients.configured_client(id) {
+            return Ok(Some(c));
+        }
         let (registry, id) = (self.clients.clone(), id.to_string());
         self.store.run(move |c| registry.lookup(c, &id)).await
     }
@@ -159,11 +162,13 @@ pub async fn build_state_with(
         clients.add_configured(pages::demo::client(&issuer));
     }
     let doc = discovery::document(&issuer, &features(&config));
-    let upstream = default_upstream(&config, &store, &sealer, &clock, &issuer)?;
+    let metrics = Arc::new(Metrics::new());
+    let limits = Arc::new(crate::ratelimit::Limits::new(&config.limits));
+    let upstream = default_upstream(&config, &store, &sealer, &clock, &issuer, &metrics, &limits)?;
     Ok(AppState {
+        limits,
         upstream,
         cookies: Cookies::for_issuer(&issuer),
-        signup_limiter: Arc::new(Limiter::new(config.limits.signup_form)),
         discovery: Prepared::new(serde_json::to_vec(&doc)?),
         config: Arc::new(config),
         issuer,
@@ -172,7 +177,7 @@ pub async fn build_state_with(
         sealer,
         clock,
         clients: Arc::new(clients),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
     })
 }
 
@@ -183,6 +188,8 @@ pub fn default_upstream(
     sealer: &Arc<Sealer>,
     clock: &SharedClock,
     issuer: &str,
+    metrics: &Arc<Metrics>,
+    limits: &Arc<crate::ratelimit::Limits>,
 ) -> anyhow::Result<Arc<dyn Upstream + Send + Sync>> {
     let mut upstream_config = config.upstream.clone();
     // Server admins see who is calling and where to find the operator.
@@ -196,7 +203,8 @@ pub fn default_upstream(
         clock.clone(),
         issuer,
     )
-    .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?
+    .observed(metrics.clone(), limits.clone());
     Ok(Arc::new(upstream))
 }
 

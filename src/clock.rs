@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// Unix time in whole seconds.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
+    /// Unix time in milliseconds (rate limits); whole seconds unless overridden.
+    fn now_ms(&self) -> i64 {
+        self.now() * 1000
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -21,6 +25,13 @@ impl Clock for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+    #[allow(clippy::disallowed_methods)]
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
     }
 }

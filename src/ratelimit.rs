@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::config::LimitsConfig;
+
 /// A limit: `burst` requests at once, refilled at `per_minute`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct Limit {
@@ -64,43 +66,53 @@ impl Limiter {
     }
 }
 
-/// The client's address: the TCP peer, or the last `X-Forwarded-For` hop
-/// when the peer is a trusted proxy (the hop it added; earlier ones are the
-/// client's own claims).
-pub fn client_ip(
-    peer: Option<IpAddr>,
-    forwarded: Option<&str>,
-    trusted: &[IpAddr],
-) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
-        return Some(peer);
+/// The limiters of one replica, one per protected endpoint.
+#[derive(Debug)]
+pub struct Limits {
+    pub authorize: Limiter,
+    pub handle_form: Limiter,
+    pub signup_form: Limiter,
+    pub token: Limiter,
+    /// First contact and app registration, keyed by upstream server.
+    pub first_contact: Limiter,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+impl Limits {
+    pub fn new(cfg: &LimitsConfig) -> Self {
+        Self {
+            authorize: Limiter::new(cfg.authorize),
+            handle_form: Limiter::new(cfg.handle_form),
+            signup_form: Limiter::new(cfg.signup_form),
+            token: Limiter::new(cfg.token),
+            first_contact: Limiter::new(cfg.first_contact_per_server),
+            trusted_proxies: cfg.trusted_proxies.clone(),
+        }
     }
-    forwarded
-        .and_then(|f| f.rsplit(',').next())
-        .and_then(|hop| hop.trim().parse().ok())
-        .or(Some(peer))
+
+    /// The client's address: the TCP peer, or, when the peer is a trusted
+    /// proxy, the right-most `X-Forwarded-For` entry that is not one (the
+    /// entries left of it are the client's own claims, and forgeable).
+    pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+        let peer = peer?;
+        if !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let hops = forwarded_for.unwrap_or("").split(',').rev();
+        for hop in hops {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) if self.trusted_proxies.contains(&ip) => continue,
+                Ok(ip) => return Some(ip),
+                Err(_) => break,
+            }
+        }
+        Some(peer)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn client_ip_trusts_forwarded_only_from_proxies() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let client: IpAddr = "203.0.113.7".parse().unwrap();
-        let header = Some("198.51.100.1, 203.0.113.7");
-        assert_eq!(client_ip(Some(proxy), header, &[proxy]), Some(client));
-        assert_eq!(
-            client_ip(Some(client), header, &[proxy]),
-            Some(client),
-            "an untrusted peer cannot claim another address"
-        );
-        assert_eq!(client_ip(Some(proxy), Some("junk"), &[proxy]), Some(proxy));
-        assert_eq!(client_ip(Some(proxy), None, &[proxy]), Some(proxy));
-        assert_eq!(client_ip(None, header, &[proxy]), None);
-    }
 
     #[test]
     fn allows_the_burst_then_refuses_with_the_wait() {
@@ -124,6 +136,27 @@ mod tests {
         assert_eq!(l.check("k", 0), Err(60));
         assert_eq!(l.check("k", 59_500), Err(1));
         assert!(l.check("k", 60_000).is_ok());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let cfg = LimitsConfig {
+            trusted_proxies: vec![proxy],
+            ..Default::default()
+        };
+        let l = Limits::new(&cfg);
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let other: IpAddr = "198.51.100.1".parse().unwrap();
+        // Direct: the header is ignored.
+        assert_eq!(l.client_ip(Some(other), Some("203.0.113.7")), Some(other));
+        // Through the proxy: the right-most untrusted hop, not a forged left one.
+        assert_eq!(
+            l.client_ip(Some(proxy), Some("1.1.1.1, 203.0.113.7, 10.0.0.1")),
+            Some(client)
+        );
+        assert_eq!(l.client_ip(Some(proxy), None), Some(proxy));
+        assert_eq!(l.client_ip(Some(proxy), Some("garbage")), Some(proxy));
     }
 
     #[test]

@@ -33,3 +33,18 @@ impl Default for LimitsConfig {
         }
     }
 }
+
+impl LimitsConfig {
+    /// Every limit off (0), proxies as configured.
+    pub fn unlimited() -> Self {
+        let off = Limit::new(0, 0);
+        Self {
+            authorize: off,
+            handle_form: off,
+            signup_form: off,
+            token: off,
+            first_contact_per_server: off,
+            trusted_proxies: vec![],
+        }
+    }
+}

@@ -18,6 +18,10 @@ pub struct UpstreamConfig {
     pub max_body_bytes: usize,
     /// Concurrent requests to one server at most.
     pub per_server_concurrency: usize,
+    /// Consecutive failures (timeouts, refused connections, 5xx) after which
+    /// requests to a server stop for `breaker_open_secs`; 0 disables.
+    pub breaker_failures: u32,
+    pub breaker_open_secs: u64,
     /// How long a server's learned capabilities are trusted.
     pub capabilities_ttl_secs: i64,
     /// Keep the upstream access token (encrypted) instead of revoking it after login.
@@ -41,6 +45,8 @@ impl Default for UpstreamConfig {
             request_timeout_secs: 10,
             max_body_bytes: 1 << 20,
             per_server_concurrency: 4,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
             capabilities_ttl_secs: 86_400,
             keep_upstream_tokens: false,
             user_agent: None,

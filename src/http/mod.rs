@@ -17,6 +17,7 @@
 //! policy still apply, they are part of the client).
 
 pub mod addr;
+pub mod breaker;
 pub mod resolve;
 
 use std::collections::HashMap;
@@ -60,6 +61,9 @@ pub enum HttpError {
     /// Anything else: bad redirect, malformed response, undecodable JSON.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The host failed repeatedly; no request is sent for this many seconds.
+    #[error("circuit open for {0}s")]
+    CircuitOpen(u64),
 }
 
 /// A complete response with its body read (and capped).
@@ -106,6 +110,8 @@ pub struct Outbound {
     total_timeout: Duration,
     limits: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     global: Arc<Semaphore>,
+    breakers: Arc<breaker::Breakers>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The User-Agent sent when `upstream.user_agent` is not set.
@@ -161,7 +167,18 @@ impl Outbound {
             total_timeout,
             limits: Arc::default(),
             global: Arc::new(Semaphore::new(GLOBAL_CONCURRENCY)),
+            breakers: Arc::new(breaker::Breakers::new(
+                cfg.breaker_failures,
+                Duration::from_secs(cfg.breaker_open_secs),
+            )),
+            metrics: None,
         })
+    }
+
+    /// Count every call in `upstream_calls_total{server, outcome}`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// `https://{host}/` (plain `http` only with `allow_insecure`). `host` is
@@ -205,10 +222,41 @@ impl Outbound {
             .host_str()
             .unwrap_or_default()
             .to_ascii_lowercase();
+        if let Err(secs) = self.breakers.admit(&host) {
+            self.count(&host, "circuit_open");
+            return Err(HttpError::CircuitOpen(secs));
+        }
+        let result = self.send(&host, req).await;
+        let outcome = match &result {
+            Ok(f) if f.status == 429 => "429",
+            Ok(f) if f.status >= 500 => "5xx",
+            Ok(f) if f.status >= 400 => "4xx",
+            Ok(_) => "ok",
+            Err(HttpError::Timeout) => "timeout",
+            Err(HttpError::Connect(_)) => "connect",
+            Err(HttpError::Refused(_)) => "refused",
+            Err(_) => "protocol",
+        };
+        self.count(&host, outcome);
+        // A server that answers, even with an error of ours, is up.
+        let down = matches!(outcome, "5xx" | "timeout" | "connect" | "protocol");
+        if self.breakers.record(&host, !down) {
+            tracing::warn!(host, "server keeps failing; pausing requests to it");
+        }
+        result
+    }
+
+    fn count(&self, host: &str, outcome: &str) {
+        if let Some(m) = &self.metrics {
+            m.upstream_call(host, outcome);
+        }
+    }
+
+    async fn send(&self, host: &str, req: reqwest::Request) -> Result<Fetched, HttpError> {
         // Per host first, so a slow host's queue holds no global permits.
         // Both permits live until the body has been read.
         let _host = self
-            .semaphore(&host)
+            .semaphore(host)
             .acquire_owned()
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;

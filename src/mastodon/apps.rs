@@ -169,7 +169,7 @@ impl MastodonUpstream {
             .map_err(store_error)
     }
 
-    fn host_lock(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn host_lock(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(host.to_string()).or_default().clone()
     }
@@ -233,8 +233,24 @@ impl MastodonUpstream {
         }
     }
 
-    /// `POST /api/v1/apps`, then a client-credentials token, then store it.
+    /// Register, within the first-contact limit, counted by outcome.
     async fn register(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
+        self.first_contact_allowed(host)?;
+        let result = self.register_once(host, scopes).await;
+        if let Some(m) = &self.metrics {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(UpstreamError::RateLimited { .. }) => "rate_limited",
+                Err(UpstreamError::Unavailable(_)) => "failed",
+                Err(_) => "error",
+            };
+            m.app_registrations.with_label_values(&[outcome]).inc();
+        }
+        result
+    }
+
+    /// `POST /api/v1/apps`, then a client-credentials token, then store it.
+    async fn register_once(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
         // The only redirect URI, so also the first: Mastodon sends people who
         // confirm a sign-up there, without parameters (spec §5, §9.1).
         let redirect = self.redirect_uri(host);

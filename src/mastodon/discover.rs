@@ -156,19 +156,17 @@ impl MastodonUpstream {
     /// Public for the provider's pages (title, registrations) and sign-up.
     pub async fn capabilities(&self, host: &str) -> Result<Capabilities, UpstreamError> {
         let now = self.clock.now();
-        let h = host.to_string();
-        let row = self
-            .store
-            .run(move |c| servers::get(c, &h))
-            .await
-            .map_err(store_error)?;
-        if let Some(row) = &row
-            && let (Some(json), Some(exp)) = (&row.capabilities, row.capabilities_expires_at)
-            && exp > now
-            && let Ok(caps) = serde_json::from_str::<Capabilities>(json)
-        {
+        if let Some(caps) = self.cached_capabilities(host, now).await? {
             return Ok(caps);
         }
+        // Single flight per host: concurrent first logins wait for one
+        // discovery instead of each probing the server.
+        let lock = self.host_lock(host);
+        let _guard = lock.lock().await;
+        if let Some(caps) = self.cached_capabilities(host, now).await? {
+            return Ok(caps);
+        }
+        self.first_contact_allowed(host)?;
         let caps = self.learn(host).await?;
         let json = serde_json::to_string(&caps)
             .map_err(|e| UpstreamError::Internal(format!("capabilities: {e}")))?;
@@ -189,6 +187,25 @@ impl MastodonUpstream {
             .await
             .map_err(store_error)?;
         Ok(caps)
+    }
+
+    async fn cached_capabilities(
+        &self,
+        host: &str,
+        now: i64,
+    ) -> Result<Option<Capabilities>, UpstreamError> {
+        let h = host.to_string();
+        let row = self
+            .store
+            .run(move |c| servers::get(c, &h))
+            .await
+            .map_err(store_error)?;
+        Ok(row.and_then(|row| {
+            let json = row.capabilities?;
+            (row.capabilities_expires_at? > now)
+                .then(|| serde_json::from_str::<Capabilities>(&json).ok())
+                .flatten()
+        }))
     }
 
     async fn learn(&self, host: &str) -> Result<Capabilities, UpstreamError> {

@@ -49,6 +49,8 @@ pub struct MastodonUpstream {
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Lease owner name of this replica.
     replica: String,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    limits: Option<Arc<crate::ratelimit::Limits>>,
 }
 
 impl MastodonUpstream {
@@ -70,6 +72,8 @@ impl MastodonUpstream {
             config,
             locks: Arc::default(),
             replica: crypto::random_token(12),
+            metrics: None,
+            limits: None,
         }
     }
 
@@ -84,6 +88,39 @@ impl MastodonUpstream {
         let http = Outbound::new(&config)
             .map_err(|e| UpstreamError::Internal(format!("outbound client: {e}")))?;
         Ok(Self::new(http, store, sealer, clock, issuer, config))
+    }
+
+    /// Count calls and registrations in `metrics`, and hold first contacts
+    /// to `limits.first_contact` per server.
+    pub fn observed(
+        mut self,
+        metrics: Arc<crate::metrics::Metrics>,
+        limits: Arc<crate::ratelimit::Limits>,
+    ) -> Self {
+        self.http = self.http.with_metrics(metrics.clone());
+        self.metrics = Some(metrics);
+        self.limits = Some(limits);
+        self
+    }
+
+    /// Our own limit on contacting a server we do not know yet (discovery,
+    /// registration), so a flood of handles cannot make us hammer it.
+    pub(crate) fn first_contact_allowed(&self, host: &str) -> Result<(), UpstreamError> {
+        let Some(limits) = &self.limits else {
+            return Ok(());
+        };
+        limits
+            .first_contact
+            .check(host, self.clock.now_ms())
+            .map_err(|secs| {
+                tracing::warn!(host, retry_after = secs, "first-contact limit reached");
+                if let Some(m) = &self.metrics {
+                    m.rate_limited.with_label_values(&["first_contact"]).inc();
+                }
+                UpstreamError::RateLimited {
+                    retry_after_secs: secs,
+                }
+            })
     }
 
     fn url(&self, host: &str, path: &str) -> Result<Url, UpstreamError> {
@@ -319,14 +356,25 @@ pub(crate) fn http_error(e: HttpError) -> UpstreamError {
             UpstreamError::NotAllowed("That server cannot be used with this service.".into())
         }
         HttpError::Timeout => {
-            UpstreamError::Unavailable("The server did not answer in time.".into())
+            UpstreamError::Unavailable(
+                "The server did not answer in time. It may be down or overloaded; try again later."
+                    .into(),
+            )
         }
         HttpError::Connect(_) => {
-            UpstreamError::Unavailable("The server could not be reached.".into())
+            UpstreamError::Unavailable(
+                "The server could not be reached. It may be down; try again later.".into(),
+            )
         }
         HttpError::TooLarge | HttpError::Protocol(_) => {
-            UpstreamError::Unavailable("The server answered with something unexpected.".into())
+            UpstreamError::Unavailable(
+                "The server answered with something unexpected. It may be having trouble; try again later."
+                    .into(),
+            )
         }
+        HttpError::CircuitOpen(secs) => UpstreamError::Unavailable(format!(
+            "The server has not been answering, so we paused for a moment. Please try again in {secs} seconds."
+        )),
     }
 }
 

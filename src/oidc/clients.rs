@@ -173,9 +173,14 @@ impl Registry {
         self.configured.push(client);
     }
 
+    /// A configured client, without touching the database.
+    pub fn configured_client(&self, id: &str) -> Option<Client> {
+        self.configured.iter().find(|c| c.id == id).cloned()
+    }
+
     pub fn lookup(&self, conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
-        if let Some(c) = self.configured.iter().find(|c| c.id == id) {
-            return Ok(Some(c.clone()));
+        if let Some(c) = self.configured_client(id) {
+            return Ok(Some(c));
         }
         store::clients::get(conn, id)?
             .map(|row| Client::from_row(&row))

@@ -27,7 +27,20 @@ pub fn mint(
     input: &IdTokenInput<'_>,
     user: Map<String, Value>,
 ) -> Result<String, KeyError> {
-    let key = keys.signer(input.alg)?;
+    sign(keys, input.alg, &claims(input, user))
+}
+
+/// Sign finished claims with the current key for `alg`.
+pub fn sign(
+    keys: &KeyRing,
+    alg: Algorithm,
+    claims: &Map<String, Value>,
+) -> Result<String, KeyError> {
+    keys.signer(alg)?.sign_jwt(claims, "JWT")
+}
+
+/// The whole claim set: the registered claims added to `user`.
+pub fn claims(input: &IdTokenInput<'_>, user: Map<String, Value>) -> Map<String, Value> {
     let mut claims = user;
     claims.insert("iss".into(), input.issuer.into());
     claims.insert("aud".into(), input.client_id.into());
@@ -41,7 +54,7 @@ pub fn mint(
     if let Some(at) = input.access_token {
         claims.insert("at_hash".into(), token_hash(input.alg, at).into());
     }
-    key.sign_jwt(&claims, "JWT")
+    claims
 }
 
 /// `at_hash` / `c_hash`: the left half of the hash that goes with the signing

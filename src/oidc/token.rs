@@ -8,11 +8,13 @@ use super::client_auth;
 use super::error::{ErrorCode, OAuthError};
 use super::grants::Issuer;
 use super::grants::authorization_code::{CodeGrant, exchange};
+use super::grants::issue::Unsigned;
 use super::grants::refresh_token::{RefreshGrant, refresh};
 use super::respond::{no_store_json, oauth_error};
 use crate::app::AppState;
 use crate::oidc::clients::Client;
 use crate::store::StoreError;
+use crate::web::throttle::{self, Limit};
 
 /// Parse an `application/x-www-form-urlencoded` body, rejecting repeats.
 pub fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
@@ -84,6 +86,9 @@ pub fn unavailable(e: &StoreError) -> OAuthError {
 }
 
 pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    if let Err(secs) = throttle::check(&state, &req, Limit::Token) {
+        return throttle::json(secs);
+    }
     let (params, client) = match back_channel(&req, &state, &body).await {
         Ok(v) => v,
         Err(res) => return *res,
@@ -93,6 +98,8 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         keys: state.keys.clone(),
         ttl: state.config.tokens.clone(),
     };
+    let keys = state.keys.clone();
+    let sign = move |r: Result<Unsigned, OAuthError>| r.and_then(|u| u.sign(&keys));
     let now = state.clock.now();
     let result = match params.get("grant_type") {
         Some("authorization_code") => {
@@ -106,7 +113,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             };
             state
                 .store
-                .write(move |c| exchange(c, &ctx, &client, &g, now))
+                .write_then(move |c| exchange(c, &ctx, &client, &g, now), sign)
                 .await
         }
         Some("refresh_token") => {
@@ -122,7 +129,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             };
             state
                 .store
-                .write(move |c| refresh(c, &ctx, &client, &g, now))
+                .write_then(move |c| refresh(c, &ctx, &client, &g, now), sign)
                 .await
         }
         None => {

@@ -41,14 +41,20 @@ pub fn insert(conn: &mut AnyConnection, row: &CodeRow) -> StoreResult<()> {
 
 /// Mark the code used and return it; tells replays and expiry apart.
 pub fn redeem(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<Redeem> {
-    let won = diesel::update(
+    // The common case, a fresh code, is one statement (RETURNING is one of
+    // the few things MultiBackend cannot express).
+    let won: Option<CodeRow> = crate::per_backend!(conn, |pc| diesel::update(
         c::codes
             .find(hash)
             .filter(c::redeemed_at.is_null().and(c::expires_at.gt(now))),
     )
     .set(c::redeemed_at.eq(now))
-    .execute(conn)?
-        == 1;
+    .returning(CodeRow::as_returning())
+    .get_result(pc)
+    .optional())?;
+    if let Some(row) = won {
+        return Ok(Redeem::Fresh(row));
+    }
     let row: Option<CodeRow> = c::codes
         .find(hash)
         .select(CodeRow::as_select())
@@ -56,7 +62,6 @@ pub fn redeem(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<Red
         .optional()?;
     Ok(match row {
         None => Redeem::Unknown,
-        Some(r) if won => Redeem::Fresh(r),
         Some(r) if r.redeemed_at.is_some() => Redeem::Replayed(r),
         Some(_) => Redeem::Expired,
     })

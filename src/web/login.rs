@@ -18,6 +18,7 @@ use crate::oidc::respond::error_to_client;
 use crate::oidc::session::{FLOW, LAST_SERVER};
 use crate::store::{self, auth_requests::AuthRequestRow};
 use crate::upstream::{AccountRefusal, LoginInput, UpstreamError};
+use crate::web::throttle::{self, Limit};
 
 pub const UPSTREAM_SEAL: &str = "upstream-flow";
 
@@ -76,14 +77,12 @@ pub fn explain(e: &UpstreamError) -> (StatusCode, String) {
             StatusCode::BAD_REQUEST,
             "No account or fediverse server was found at that name. Check the spelling.".into(),
         ),
-        Unavailable(_) => (
-            StatusCode::BAD_GATEWAY,
-            "That server did not answer properly. It may be down or too slow right now; try again later.".into(),
-        ),
+        // The upstream side words these for people (never an upstream body).
+        Unavailable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
         RateLimited { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "That server is limiting new logins from this service. Try again in {} minute(s).",
+                "Logins to that server are paused for a moment: too many at once. Try again in {} minute(s).",
                 retry_after_secs.div_ceil(60).max(1)
             ),
         ),
@@ -251,6 +250,24 @@ pub async fn submit(
             Some(msg),
             StatusCode::BAD_REQUEST,
         );
+    }
+    if let Err(secs) = throttle::check(&state, &req, Limit::HandleForm) {
+        let msg = format!(
+            "Too many login attempts from your network. Wait {secs} seconds, then try again."
+        );
+        let mut res = page(
+            &state,
+            &client,
+            &pending,
+            typed,
+            Some(&msg),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(secs),
+        );
+        return res;
     }
     start(&state, &client, pending.clone(), typed).await
 }

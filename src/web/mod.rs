@@ -8,6 +8,7 @@ pub mod login;
 pub mod observe;
 pub mod pages;
 pub mod signup;
+pub mod throttle;
 
 use actix_web::HttpResponse;
 

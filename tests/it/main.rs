@@ -7,6 +7,7 @@ mod fake_mastodon;
 mod foundation;
 mod login;
 mod outbound;
+mod production;
 mod signup;
 mod support;
 mod upstream;

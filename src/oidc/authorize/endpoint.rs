@@ -17,8 +17,12 @@ use crate::oidc::respond::{error_to_client, to_client};
 use crate::oidc::session::{FLOW, SESSION, live};
 use crate::store::{self, StoreError};
 use crate::web::pages;
+use crate::web::throttle::{self, Limit};
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(secs) = throttle::check(&state, &req, Limit::Authorize) {
+        return throttle::page(secs);
+    }
     match serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()) {
         Ok(pairs) => authorize(&req, &state, Params::from_pairs(pairs)).await,
         Err(_) => bad_request("The address of this login is malformed."),
@@ -26,6 +30,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    if let Err(secs) = throttle::check(&state, &req, Limit::Authorize) {
+        return throttle::page(secs);
+    }
     match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
         Ok(pairs) => authorize(&req, &state, Params::from_pairs(pairs)).await,
         Err(_) => bad_request("The login request is malformed."),

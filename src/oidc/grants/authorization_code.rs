@@ -1,7 +1,7 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6). The code
 //! is spent atomically; a replay revokes everything issued from it.
 
-use super::issue::{Extra, issue};
+use super::issue::{Extra, Unsigned, issue};
 use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
 use crate::oidc::clients::Client;
@@ -23,7 +23,7 @@ pub fn exchange(
     client: &Client,
     g: &CodeGrant,
     now: i64,
-) -> StoreResult<Result<serde_json::Value, OAuthError>> {
+) -> StoreResult<Result<Unsigned, OAuthError>> {
     let row = match store::codes::redeem(conn, &sha256_b64url(g.code.as_bytes()), now)? {
         Redeem::Fresh(row) => row,
         Redeem::Replayed(row) => {

@@ -1,15 +1,17 @@
 //! Mint the token response for a live grant: an opaque access token (stored
-//! hashed), a rotated refresh token where the grant allows one, and an ID
-//! token carrying the person's claims.
+//! hashed), a rotated refresh token where the grant allows one, and the
+//! claims of an ID token. The ID token is signed after the commit
+//! ([`Unsigned::sign`]) so no transaction holds the write lock while it signs.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::Issuer;
 use crate::crypto::{random_token, sha256_b64url};
+use crate::keys::{Algorithm, KeyRing};
 use crate::oidc::claims::{ClaimRequest, user_claims};
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::id_token::{IdTokenInput, mint};
+use crate::oidc::id_token::{IdTokenInput, claims, sign};
 use crate::store::grants::GrantRow;
 use crate::store::tokens::{ACCESS, REFRESH, TokenRow};
 use crate::store::{self, AnyConnection, StoreResult};
@@ -23,7 +25,34 @@ pub struct Extra<'a> {
     pub scope: &'a str,
 }
 
-/// Insert the tokens and build the JSON body of RFC 6749 §5.1.
+/// A token response waiting for its ID token's signature.
+pub struct Unsigned {
+    body: Value,
+    alg: Algorithm,
+    claims: Map<String, Value>,
+}
+
+impl Unsigned {
+    /// The JSON body of RFC 6749 §5.1 with the signed ID token in it.
+    pub fn sign(mut self, keys: &KeyRing) -> Result<Value, OAuthError> {
+        match sign(keys, self.alg, &self.claims) {
+            Ok(t) => {
+                self.body["id_token"] = t.into();
+                Ok(self.body)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign an ID token");
+                Err(OAuthError::new(
+                    ErrorCode::ServerError,
+                    "cannot sign the ID token",
+                ))
+            }
+        }
+    }
+}
+
+/// Insert the tokens and prepare the response; the caller signs it after
+/// the commit.
 pub fn issue(
     conn: &mut AnyConnection,
     ctx: &Issuer,
@@ -31,7 +60,18 @@ pub fn issue(
     grant: &GrantRow,
     extra: &Extra<'_>,
     now: i64,
-) -> StoreResult<Result<Value, OAuthError>> {
+) -> StoreResult<Result<Unsigned, OAuthError>> {
+    // Refuse before spending anything if no key can sign for this client.
+    if let Err(e) = ctx
+        .keys
+        .signer(client.settings.id_token_signed_response_alg)
+    {
+        tracing::error!(error = %e, "no signing key for the client's algorithm");
+        return Ok(Err(OAuthError::new(
+            ErrorCode::ServerError,
+            "cannot sign the ID token",
+        )));
+    }
     let Some(account) = store::accounts::get(conn, &grant.sub)? else {
         return Ok(Err(OAuthError::new(
             ErrorCode::InvalidGrant,
@@ -88,25 +128,15 @@ pub fn issue(
         nonce: extra.nonce,
         access_token: Some(&access),
     };
-    let id_token = match mint(&ctx.keys, &input, user) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot sign an ID token");
-            return Ok(Err(OAuthError::new(
-                ErrorCode::ServerError,
-                "cannot sign the ID token",
-            )));
-        }
-    };
+    let (alg, claims) = (input.alg, claims(&input, user));
     let mut body = json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": ctx.ttl.access_token_ttl_secs,
-        "id_token": id_token,
         "scope": extra.scope,
     });
     if let Some(r) = refresh {
         body["refresh_token"] = r.into();
     }
-    Ok(Ok(body))
+    Ok(Ok(Unsigned { body, alg, claims }))
 }

@@ -2,7 +2,7 @@
 //! the token and returns a new one; a second use of a spent token revokes the
 //! whole grant (RFC 9700 §4.14.2). Bound to the client it was issued to.
 
-use super::issue::{Extra, issue};
+use super::issue::{Extra, Unsigned, issue};
 use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
 use crate::oidc::clients::Client;
@@ -21,7 +21,7 @@ pub fn refresh(
     client: &Client,
     g: &RefreshGrant,
     now: i64,
-) -> StoreResult<Result<serde_json::Value, OAuthError>> {
+) -> StoreResult<Result<Unsigned, OAuthError>> {
     let hash = sha256_b64url(g.refresh_token.as_bytes());
     // Check the binding before spending: another client must not burn it.
     match store::tokens::get(conn, &hash)? {

@@ -25,6 +25,7 @@ use crate::upstream::{
     FieldProblem, NewAccount, Problem, ServerRule, SignupError, SignupField, SignupRules,
 };
 use crate::web::login::{cancelled, page_lang, resume};
+use crate::web::throttle::{self, Limit};
 
 const DRAFT_SEAL: &str = "signup-draft";
 /// Longest value we keep from a field (Mastodon's own limits are far lower).
@@ -305,24 +306,8 @@ pub async fn submit(
     if !problems.is_empty() {
         return show(&problems, None, StatusCode::BAD_REQUEST);
     }
-    let ip = crate::ratelimit::client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok()),
-        &state.config.limits.trusted_proxies,
-    )
-    .map(|ip| ip.to_string())
-    .unwrap_or_default();
-    if let Err(wait) = state
-        .signup_limiter
-        .check(&ip, state.clock.now().saturating_mul(1000))
-    {
-        state
-            .metrics
-            .rate_limited
-            .with_label_values(&["signup_form"])
-            .inc();
+    // Counted only for attempts that would reach the server.
+    if let Err(wait) = throttle::check(&state, &req, Limit::SignupForm) {
         let msg = format!(
             "Too many sign-up attempts from your network. Wait {wait} second(s), then try again."
         );

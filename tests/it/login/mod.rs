@@ -3,7 +3,7 @@
 
 mod flow;
 mod logout;
-mod mastodon;
+pub mod mastodon;
 mod replicas;
 mod resources;
 pub mod seed;

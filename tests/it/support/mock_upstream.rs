@@ -42,7 +42,10 @@ impl Upstream for MockUpstream {
         self.begun.lock().unwrap().push(input.clone());
         match input.typed.as_str() {
             "@nobody@nowhere.test" => Err(UpstreamError::NotFound("no such account".into())),
-            "slow.test" => Err(UpstreamError::Unavailable("timed out".into())),
+            "slow.test" => Err(UpstreamError::Unavailable(
+                "The server did not answer in time. It may be down or overloaded; try again later."
+                    .into(),
+            )),
             "busy.test" => Err(UpstreamError::RateLimited {
                 retry_after_secs: 420,
             }),

@@ -84,6 +84,9 @@ pub fn test_config(db: &TestDb) -> Config {
     config.database.url = Some(mastodon_oidc::config::Secret::new(db.url()));
     config.workers = Some(1);
     config.upstream.allow_insecure = true;
+    // The fixed clock never refills a bucket; the limits have their own
+    // tests (`production/limits.rs`), which turn them back on.
+    config.limits = mastodon_oidc::config::LimitsConfig::unlimited();
     config
 }
 
