@@ -71,7 +71,7 @@ impl AppState {
 }
 
 /// What this build implements; discovery advertises exactly this.
-pub fn features(_config: &Config) -> Features {
+pub fn features(config: &Config) -> Features {
     let mut claims = vec!["iss", "aud", "exp", "iat", "azp", "at_hash"];
     claims.extend(oidc::claims::SUPPORTED);
     Features {
@@ -82,7 +82,7 @@ pub fn features(_config: &Config) -> Features {
         introspection: true,
         end_session: true,
         refresh_tokens: true,
-        signup: false,
+        signup: config.upstream.signup_enabled,
         claims_supported: claims,
         scopes_supported: vec!["openid", "profile", "email", "offline_access"],
     }
@@ -222,6 +222,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(oidc::authorize::endpoint::post),
         )
         .route("/login", web::post().to(pages::login::submit))
+        .route("/signup", web::post().to(pages::signup::choose::submit))
+        .service(
+            // The form carries the server's rules, sealed: more than the default 16 KiB.
+            web::resource("/signup/account")
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .route(web::post().to(pages::signup::form::submit)),
+        )
+        .route(
+            "/signup/pending",
+            web::get().to(pages::signup::pending::show),
+        )
+        .route(
+            "/signup/resend",
+            web::post().to(pages::signup::pending::resend),
+        )
+        .route(
+            "/signup/cancel",
+            web::post().to(pages::signup::pending::cancel),
+        )
+        // Also the landing of a confirmed sign-up (no query at all).
         .route("/callback/{host}", web::get().to(oidc::callback::callback))
         .route(paths::END_SESSION, web::get().to(oidc::logout::get))
         .route(paths::END_SESSION, web::post().to(oidc::logout::post))

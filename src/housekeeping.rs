@@ -1,5 +1,5 @@
 //! Removes expired rows in the background: authorization requests, codes,
-//! tokens, grants, sessions, retired keys. Each table is swept in its own
+//! tokens, grants, sessions, sign-ups past their wait, retired keys. Each table is swept in its own
 //! short transaction, so requests never wait behind a long delete.
 
 use std::time::Duration;
@@ -18,12 +18,19 @@ pub struct Swept {
     pub tokens: usize,
     pub grants: usize,
     pub sessions: usize,
+    pub signups: usize,
     pub keys: usize,
 }
 
 impl Swept {
     pub fn total(&self) -> usize {
-        self.auth_requests + self.codes + self.tokens + self.grants + self.sessions + self.keys
+        self.auth_requests
+            + self.codes
+            + self.tokens
+            + self.grants
+            + self.sessions
+            + self.signups
+            + self.keys
     }
 }
 
@@ -43,6 +50,9 @@ pub async fn sweep(store: &Store, now: i64, _tokens: &TokenConfig) -> StoreResul
             .await?,
         sessions: store
             .write(move |c| store::sessions::delete_expired(c, now))
+            .await?,
+        signups: store
+            .write(move |c| store::signups::delete_expired(c, now))
             .await?,
         keys: store
             .write(move |c| store::keys::delete_expired(c, now))

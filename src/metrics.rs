@@ -11,6 +11,7 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_latency: HistogramVec,
     pub logins: IntCounterVec,
+    pub signups: IntCounterVec,
     pub upstream_calls: IntCounterVec,
     pub app_registrations: IntCounterVec,
     pub rate_limited: IntCounterVec,
@@ -74,6 +75,12 @@ impl Metrics {
                 "Logins by event (started, completed, failed) and reason",
                 &["event", "reason"],
             ),
+            signups: counter(
+                &r,
+                "signups_total",
+                "Sign-ups by event (created, completed, rejected, closed, rate_limited, failed, expired)",
+                &["event"],
+            ),
             upstream_calls: counter(
                 &r,
                 "upstream_calls_total",
@@ -109,6 +116,10 @@ impl Metrics {
 
     pub fn login_failed(&self, reason: &str) {
         self.logins.with_label_values(&["failed", reason]).inc();
+    }
+
+    pub fn signup(&self, event: &str) {
+        self.signups.with_label_values(&[event]).inc();
     }
 
     pub fn upstream_call(&self, server: &str, outcome: &str) {

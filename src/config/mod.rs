@@ -124,6 +124,10 @@ pub struct TokenConfig {
     pub session_ttl_secs: i64,
     /// How long a person has to finish a login once started.
     pub auth_request_ttl_secs: i64,
+    /// How long a sign-up may wait for its e-mail confirmation (and approval)
+    /// before the original login is abandoned. Mastodon deletes unconfirmed
+    /// accounts after a week.
+    pub signup_ttl_secs: i64,
 }
 
 impl Default for TokenConfig {
@@ -135,6 +139,7 @@ impl Default for TokenConfig {
             refresh_token_ttl_secs: 30 * 86_400,
             session_ttl_secs: 7 * 86_400,
             auth_request_ttl_secs: 1800,
+            signup_ttl_secs: 7 * 86_400,
         }
     }
 }
@@ -306,6 +311,7 @@ impl Config {
             ),
             ("session_ttl_secs", t.session_ttl_secs, 90 * 86_400),
             ("auth_request_ttl_secs", t.auth_request_ttl_secs, 86_400),
+            ("signup_ttl_secs", t.signup_ttl_secs, 90 * 86_400),
         ] {
             if v < 1 || v > max {
                 problems.push(format!("tokens.{name} must be between 1 and {max}"));
@@ -521,6 +527,39 @@ mod tests {
         ] {
             assert!(text.contains(top), "example lacks {top}");
         }
+    }
+
+    #[test]
+    fn signup_servers_come_from_the_environment_and_are_checked() {
+        let c = Config::load(
+            None,
+            env(&[(
+                "MASTODON_OIDC_UPSTREAM__SIGNUP_SERVERS",
+                r#"["mastodon.example", "social.example"]"#,
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.upstream.signup_servers,
+            ["mastodon.example", "social.example"]
+        );
+        assert!(c.upstream.signup_allowed("social.example"));
+        assert!(!c.upstream.signup_allowed("other.example"));
+        let err = Config::load(
+            None,
+            env(&[(
+                "MASTODON_OIDC_UPSTREAM__SIGNUP_SERVERS",
+                r#"["https://Mastodon.example/"]"#,
+            )]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("signup_servers"), "{err}");
+        let off = Config::load(
+            None,
+            env(&[("MASTODON_OIDC_UPSTREAM__SIGNUP_ENABLED", "false")]),
+        )
+        .unwrap();
+        assert!(!off.upstream.signup_allowed("mastodon.example"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct UpstreamConfig {
     pub user_agent: Option<String>,
     /// Offer account creation on servers with open registrations (prompt=create).
     pub signup_enabled: bool,
+    /// Offer sign-up only on these servers (API host names); empty: any server.
+    pub signup_servers: Vec<String>,
     /// Test-only host → "ip:port" map, honoured only with `allow_insecure`.
     pub host_overrides: BTreeMap<String, String>,
 }
@@ -49,6 +51,7 @@ impl Default for UpstreamConfig {
             keep_upstream_tokens: false,
             user_agent: None,
             signup_enabled: true,
+            signup_servers: Vec::new(),
             host_overrides: BTreeMap::new(),
         }
     }
@@ -79,8 +82,26 @@ impl UpstreamConfig {
         if self.max_body_bytes < 4096 {
             problems.push("upstream.max_body_bytes must be at least 4096".into());
         }
+        for host in &self.signup_servers {
+            let plain = !host.is_empty()
+                && host == &host.to_ascii_lowercase()
+                && !host.contains(['/', ':', '@', ' ']);
+            if !plain {
+                problems.push(format!(
+                    "upstream.signup_servers: {host:?} must be a lower-case host name, like mastodon.example"
+                ));
+            }
+        }
         if self.per_server_concurrency == 0 {
             problems.push("upstream.per_server_concurrency must be at least 1".into());
         }
+    }
+}
+
+impl UpstreamConfig {
+    /// Whether sign-up may be offered on `host` (any client's own policy aside).
+    pub fn signup_allowed(&self, host: &str) -> bool {
+        self.signup_enabled
+            && (self.signup_servers.is_empty() || self.signup_servers.iter().any(|s| s == host))
     }
 }

@@ -82,6 +82,8 @@ impl MastodonUpstream {
                 let v: serde_json::Value = resp.json().map_err(http_error)?;
                 identity_of(host, handle_domain, &v)
             }
+            // The token is unknown or revoked: the account (or our access) is gone.
+            401 => Err(UpstreamError::AccountRefused(AccountRefusal::Gone)),
             403 => {
                 let v: serde_json::Value = resp.json().unwrap_or_default();
                 let msg = v["error"].as_str().unwrap_or_default();

@@ -28,7 +28,10 @@ const DEFAULT_BLOCK_SECS: u64 = 600;
 pub struct App {
     pub client_id: String,
     pub client_secret: String,
-    pub scope: String,
+    /// The scopes it was registered with (space-separated, as stored).
+    pub scopes: String,
+    /// The client-credentials token from the last check, if any (not stored).
+    pub token: Option<String>,
 }
 
 /// The narrowest scope that lets us read the account (spec §3.7, §9.2).
@@ -42,9 +45,23 @@ pub fn choose_scope(caps: &Capabilities) -> &'static str {
     }
 }
 
+/// The scopes our app on a server is registered with: what logins need,
+/// plus `write:accounts` where sign-up is offered. A function of the
+/// configuration, never of the current request, so logins and sign-ups share
+/// one app (Mastodon compares scope sets exactly, spec §3.7, §9.2).
+pub fn app_scopes(caps: &Capabilities, signup: bool) -> String {
+    match choose_scope(caps) {
+        // Pixelfed ignores scopes and has no sign-up API.
+        "read" => "read".into(),
+        login if signup => format!("{login} write:accounts"),
+        login => login.into(),
+    }
+}
+
 /// Outcome of checking an app with a client-credentials token.
 enum Check {
-    Alive,
+    /// With the token when the server issued one.
+    Alive(Option<String>),
     Gone,
 }
 
@@ -60,26 +77,52 @@ impl MastodonUpstream {
         host: &str,
         caps: &Capabilities,
     ) -> Result<App, UpstreamError> {
-        let scope = choose_scope(caps);
-        if let Some(app) = self.stored_app(host, scope).await? {
+        let scopes = app_scopes(caps, self.config.signup_allowed(host));
+        if let Some(mut app) = self.stored_app(host, &scopes).await? {
             match self.check_app(host, &app).await? {
-                Check::Alive => return Ok(app),
+                Check::Alive(token) => {
+                    app.token = token;
+                    return Ok(app);
+                }
                 Check::Gone => {
                     tracing::warn!(host, "server forgot our app; registering again");
                     self.forget_app(host, &app.client_id).await?;
                 }
             }
         }
-        let app = self.register_serialised(host, scope).await?;
-        Ok(app)
+        self.register_serialised(host, &scopes).await
     }
 
-    /// The stored app for `host` if it was registered with `scope`.
+    /// A client-credentials token of `app` (with all its scopes).
+    pub(crate) async fn app_token(&self, host: &str, app: &App) -> Result<String, UpstreamError> {
+        if let Some(t) = &app.token {
+            return Ok(t.clone());
+        }
+        match self.check_app(host, app).await? {
+            Check::Alive(Some(t)) => Ok(t),
+            Check::Alive(None) => Err(UpstreamError::Unavailable(format!(
+                "{host} did not give this service an app token."
+            ))),
+            Check::Gone => {
+                self.forget_app(host, &app.client_id).await?;
+                Err(UpstreamError::Unavailable(format!(
+                    "{host} no longer knows this service; please try again."
+                )))
+            }
+        }
+    }
+
+    /// The stored app for `host` if it was registered with exactly `scopes`.
     pub(crate) async fn stored_app(
         &self,
         host: &str,
-        scope: &str,
+        scopes: &str,
     ) -> Result<Option<App>, UpstreamError> {
+        Ok(self.load_app(host).await?.filter(|a| a.scopes == scopes))
+    }
+
+    /// The stored app for `host`, whatever its scopes.
+    pub(crate) async fn load_app(&self, host: &str) -> Result<Option<App>, UpstreamError> {
         let h = host.to_string();
         let row = self
             .store
@@ -92,9 +135,6 @@ impl MastodonUpstream {
         else {
             return Ok(None);
         };
-        if scopes != scope {
-            return Ok(None);
-        }
         let secret = self
             .sealer
             .open(SECRET_PURPOSE, &sealed)
@@ -104,7 +144,8 @@ impl MastodonUpstream {
         Ok(Some(App {
             client_id: id,
             client_secret: secret,
-            scope: scopes,
+            scopes,
+            token: None,
         }))
     }
 
@@ -133,11 +174,11 @@ impl MastodonUpstream {
         map.entry(host.to_string()).or_default().clone()
     }
 
-    async fn register_serialised(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
+    async fn register_serialised(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
         let lock = self.host_lock(host);
         let _guard = lock.lock().await;
         // Someone in this process may have registered while we waited.
-        if let Some(app) = self.stored_app(host, scope).await? {
+        if let Some(app) = self.stored_app(host, scopes).await? {
             return Ok(app);
         }
         for _ in 0..POLL_ROUNDS {
@@ -151,9 +192,9 @@ impl MastodonUpstream {
             if leased {
                 // The holder before us may have stored its app and released
                 // the lease between our last look and now.
-                let result = match self.stored_app(host, scope).await {
+                let result = match self.stored_app(host, scopes).await {
                     Ok(Some(app)) => Ok(app),
-                    Ok(None) => self.register(host, scope).await,
+                    Ok(None) => self.register(host, scopes).await,
                     Err(e) => Err(e),
                 };
                 let (h, owner) = (host.to_string(), self.replica.clone());
@@ -168,7 +209,7 @@ impl MastodonUpstream {
             }
             // Another replica is registering: wait for its result.
             tokio::time::sleep(POLL).await;
-            if let Some(app) = self.stored_app(host, scope).await? {
+            if let Some(app) = self.stored_app(host, scopes).await? {
                 return Ok(app);
             }
         }
@@ -193,9 +234,9 @@ impl MastodonUpstream {
     }
 
     /// Register, within the first-contact limit, counted by outcome.
-    async fn register(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
+    async fn register(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
         self.first_contact_allowed(host)?;
-        let result = self.register_once(host, scope).await;
+        let result = self.register_once(host, scopes).await;
         if let Some(m) = &self.metrics {
             let outcome = match &result {
                 Ok(_) => "ok",
@@ -209,12 +250,14 @@ impl MastodonUpstream {
     }
 
     /// `POST /api/v1/apps`, then a client-credentials token, then store it.
-    async fn register_once(&self, host: &str, scope: &str) -> Result<App, UpstreamError> {
+    async fn register_once(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
+        // The only redirect URI, so also the first: Mastodon sends people who
+        // confirm a sign-up there, without parameters (spec §5, §9.1).
         let redirect = self.redirect_uri(host);
         let mut form = vec![
             ("client_name", self.config.client_name.clone()),
             ("redirect_uris", redirect),
-            ("scopes", scope.to_string()),
+            ("scopes", scopes.to_string()),
         ];
         if let Some(w) = &self.config.website {
             form.push(("website", w.clone()));
@@ -249,14 +292,24 @@ impl MastodonUpstream {
                 "{host} answered the app registration without credentials."
             )));
         };
-        let app = App {
+        let mut app = App {
             client_id: id.to_string(),
             client_secret: secret.to_string(),
-            scope: scope.to_string(),
+            scopes: scopes.to_string(),
+            token: None,
         };
         // Keeps the app alive on 4.2.0–4.2.8 (spec §1.5); failure is not fatal.
-        if let Err(e) = self.check_app(host, &app).await {
-            tracing::warn!(host, error = %e, "client-credentials token after registration failed");
+        match self.check_app(host, &app).await {
+            Ok(Check::Alive(token)) => app.token = token,
+            Ok(Check::Gone) => {
+                tracing::warn!(
+                    host,
+                    "client-credentials token refused right after registration"
+                )
+            }
+            Err(e) => {
+                tracing::warn!(host, error = %e, "client-credentials token after registration failed")
+            }
         }
         let sealed = self
             .sealer
@@ -264,7 +317,7 @@ impl MastodonUpstream {
         let (h, id, sc, now) = (
             host.to_string(),
             app.client_id.clone(),
-            app.scope.clone(),
+            app.scopes.clone(),
             self.clock.now(),
         );
         self.store
@@ -286,13 +339,18 @@ impl MastodonUpstream {
             ("client_id", app.client_id.as_str()),
             ("client_secret", app.client_secret.as_str()),
             ("redirect_uri", &self.redirect_uri(host)),
-            ("scope", app.scope.as_str()),
+            ("scope", app.scopes.as_str()),
         ];
         let url = self.url(host, "/oauth/token")?;
         let rb = self.http.request(Method::POST, url).form(&form);
         let resp = self.http.execute(rb).await.map_err(http_error)?;
         match resp.status {
-            200 => Ok(Check::Alive),
+            200 => Ok(Check::Alive(
+                resp.json::<serde_json::Value>()
+                    .ok()
+                    .and_then(|v| v["access_token"].as_str().map(str::to_string))
+                    .filter(|t| !t.is_empty()),
+            )),
             401 => Ok(Check::Gone),
             400 if is_invalid_client(&resp.body) => Ok(Check::Gone),
             s if s >= 500 => Err(UpstreamError::Unavailable(format!(
@@ -301,7 +359,7 @@ impl MastodonUpstream {
             s => {
                 // Not proof the app is gone (e.g. a server without the grant).
                 tracing::warn!(host, status = s, "client-credentials check inconclusive");
-                Ok(Check::Alive)
+                Ok(Check::Alive(None))
             }
         }
     }
@@ -314,7 +372,7 @@ pub(crate) fn is_invalid_client(body: &[u8]) -> bool {
 }
 
 /// `Retry-After`, else `X-RateLimit-Reset` (an RFC 3339 time), in seconds from now.
-fn retry_after(resp: &crate::http::Fetched, now: i64) -> Option<u64> {
+pub(crate) fn retry_after(resp: &crate::http::Fetched, now: i64) -> Option<u64> {
     if let Some(s) = resp.retry_after_secs() {
         return Some(s.max(1));
     }
@@ -340,6 +398,20 @@ mod tests {
         caps.software = Some("pixelfed".into());
         caps.scopes_supported = vec!["profile".into()];
         assert_eq!(choose_scope(&caps), "read");
+    }
+
+    #[test]
+    fn app_scopes_add_write_accounts_only_for_signup() {
+        let mut caps = Capabilities {
+            scopes_supported: vec!["read".into(), "profile".into()],
+            ..Default::default()
+        };
+        assert_eq!(app_scopes(&caps, false), "profile");
+        assert_eq!(app_scopes(&caps, true), "profile write:accounts");
+        caps.scopes_supported.clear();
+        assert_eq!(app_scopes(&caps, true), "read:accounts write:accounts");
+        caps.software = Some("pixelfed".into());
+        assert_eq!(app_scopes(&caps, true), "read");
     }
 
     fn fetched(headers: &[(&'static str, &str)]) -> crate::http::Fetched {

@@ -7,6 +7,8 @@
 //! (`apps`), and returns the authorize URL with PKCE where advertised
 //! (`oauth`). `complete` exchanges the code, reads `verify_credentials`
 //! into an [`Identity`] (`account`) and revokes the upstream token.
+//! Sign-up (`signup`) uses the same app, registered with `write:accounts`
+//! where configuration offers sign-up.
 //! Outcomes are recorded on the server row for operators.
 
 pub mod account;
@@ -14,6 +16,7 @@ pub mod apps;
 pub mod discover;
 pub mod input;
 pub mod oauth;
+pub mod signup;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,7 +29,10 @@ use crate::config::UpstreamConfig;
 use crate::crypto::{self, Sealer};
 use crate::http::{HttpError, Outbound};
 use crate::store::{Store, StoreError, servers};
-use crate::upstream::{Begin, CallbackQuery, Identity, LoginInput, Upstream, UpstreamError};
+use crate::upstream::{
+    Begin, CallbackQuery, Identity, LoginInput, NewAccount, Resent, SignedUp, SignupError,
+    SignupRules, SignupStatus, Upstream, UpstreamError,
+};
 
 use oauth::{AuthorizeParams, Stored};
 
@@ -133,12 +139,14 @@ impl MastodonUpstream {
         let lang = oauth::lang_of(input.locale.as_deref());
         let redirect = self.redirect_uri(&host);
         let base = self.http.base_url(&host).map_err(http_error)?;
+        // Only what a login needs, even from an app that may also sign up.
+        let scope = apps::choose_scope(&caps);
         let url = oauth::authorize_url(
             &base,
             &AuthorizeParams {
                 client_id: &app.client_id,
                 redirect_uri: &redirect,
-                scope: &app.scope,
+                scope,
                 state,
                 code_challenge: pkce.as_ref().map(|(_, c)| c.as_str()),
                 force_login: input.force_login,
@@ -148,7 +156,7 @@ impl MastodonUpstream {
         let stored = Stored {
             host: host.clone(),
             client_id: app.client_id.clone(),
-            scope: app.scope.clone(),
+            scope: scope.to_string(),
             code_verifier: pkce.map(|(v, _)| v),
             handle_domain: resolved.handle_domain.or(caps.domain),
             handle_verified: resolved.handle_verified,
@@ -187,7 +195,7 @@ impl MastodonUpstream {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| UpstreamError::InvalidCallback("the callback has no code".into()))?;
         let app = self
-            .stored_app(server_host, &stored.scope)
+            .load_app(server_host)
             .await?
             .filter(|a| a.client_id == stored.client_id)
             .ok_or_else(|| {
@@ -205,35 +213,55 @@ impl MastodonUpstream {
         if !self.config.keep_upstream_tokens {
             self.revoke(server_host, &app, &token).await;
         }
-        let mut identity = identity?;
-        // A server may only speak for another domain if that domain agrees.
+        Ok(self
+            .settle_handle(
+                identity?,
+                handle_domain,
+                server_host,
+                stored.handle_verified,
+            )
+            .await)
+    }
+
+    /// A server may only speak for another domain if that domain agrees.
+    async fn settle_handle(
+        &self,
+        mut identity: Identity,
+        handle_domain: &str,
+        server_host: &str,
+        verified: bool,
+    ) -> Identity {
         if handle_domain != server_host
-            && !stored.handle_verified
+            && !verified
             && !self
                 .confirm_handle(&identity.username, handle_domain, server_host)
                 .await
         {
             identity.handle = format!("{}@{server_host}", identity.username);
         }
-        Ok(identity)
+        identity
     }
 
     /// Record the outcome on the server row; never fails the login.
     async fn record<T>(&self, host: Option<&str>, result: &Result<T, UpstreamError>) {
+        self.record_outcome(host, result.as_ref().err()).await
+    }
+
+    async fn record_outcome(&self, host: Option<&str>, error: Option<&UpstreamError>) {
         let Some(host) = host.map(str::to_string) else {
             return;
         };
         let now = self.clock.now();
-        let outcome = match result {
-            Ok(_) => None,
-            Err(
+        let outcome = match error {
+            None => None,
+            Some(
                 e @ (UpstreamError::Unavailable(_)
                 | UpstreamError::RateLimited { .. }
                 | UpstreamError::NotAllowed(_)
                 | UpstreamError::Internal(_)),
             ) => Some(e.to_string()),
             // People's choices and input are not server health.
-            Err(_) => return,
+            Some(_) => return,
         };
         let done = self
             .store
@@ -273,6 +301,50 @@ impl Upstream for MastodonUpstream {
         let known = Stored::from_bytes(stored).is_ok_and(|s| s.host == server_host);
         self.record(known.then_some(server_host), &result).await;
         result
+    }
+
+    async fn signup_rules(&self, server: &str) -> Result<SignupRules, UpstreamError> {
+        let host = signup::server_of(server)?;
+        self.refuse_unless_offered(&host)?;
+        let result = self.rules(&host).await;
+        // A rules page is not a working login; record failures only.
+        if let Err(e) = &result {
+            self.record_outcome(Some(&host), Some(e)).await;
+        }
+        result
+    }
+
+    async fn sign_up(
+        &self,
+        server_host: &str,
+        account: &NewAccount,
+    ) -> Result<SignedUp, SignupError> {
+        self.refuse_unless_offered(server_host)?;
+        let result = self.create_account(server_host, account).await;
+        if let Err(SignupError::Failed(e)) = &result {
+            self.record_outcome(Some(server_host), Some(e)).await;
+        }
+        result
+    }
+
+    async fn signup_status(
+        &self,
+        server_host: &str,
+        stored: &[u8],
+    ) -> Result<SignupStatus, UpstreamError> {
+        self.pending_status(server_host, stored).await
+    }
+
+    async fn resend_confirmation(
+        &self,
+        server_host: &str,
+        stored: &[u8],
+    ) -> Result<Resent, UpstreamError> {
+        self.resend(server_host, stored).await
+    }
+
+    async fn end_signup(&self, server_host: &str, stored: &[u8]) {
+        self.release(server_host, stored).await
     }
 }
 

@@ -1,35 +1,25 @@
 //! `GET /callback/{host}`: the upstream server sends the person back. Resume
 //! the stored request (bound to this server and this browser), let the
-//! upstream verify the account, then in ONE transaction consume the request,
-//! upsert the account, start the session and issue the code.
+//! upstream verify the account, then [`complete::finish`] the request.
+//! Without `code`, `error` or `state` it is the landing of a confirmed
+//! sign-up (Mastodon sends people to the app's first redirect URI, bare):
+//! [`crate::web::signup::landing`] takes it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::authorize::endpoint::unavailable_page;
-use super::claims::subject;
-use super::code::{issue, success_params};
+use super::complete::{self, restart};
 use super::error::{ErrorCode, OAuthError};
 use super::pending::Stored;
-use super::respond::{error_to_client, to_client};
-use super::session::{FLOW, SESSION, row_id};
+use super::respond::error_to_client;
+use super::session::FLOW;
 use crate::app::AppState;
-use crate::crypto::{random_token, sha256_b64url};
-use crate::store::accounts::AccountRow;
-use crate::store::sessions::SessionRow;
-use crate::store::{self, StoreResult};
+use crate::crypto::sha256_b64url;
+use crate::store;
 use crate::upstream::{CallbackQuery, UpstreamError};
 use crate::web::login::{UPSTREAM_SEAL, explain, reason};
 use crate::web::pages;
-
-fn restart(message: &str) -> HttpResponse {
-    pages::error(
-        StatusCode::BAD_REQUEST,
-        "This login cannot be finished",
-        message,
-        None,
-    )
-}
 
 pub async fn callback(
     req: HttpRequest,
@@ -38,6 +28,9 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> HttpResponse {
     let host = host.into_inner();
+    if query.code.is_none() && query.error.is_none() && query.state.is_none() {
+        return crate::web::signup::landing::land(&req, &state, &host).await;
+    }
     let Some(upstream_state) = query.state.clone() else {
         return restart(
             "The server's answer has no state. Go back to the application and start again.",
@@ -125,72 +118,17 @@ pub async fn callback(
             );
         }
     };
-    let client = match state.client(&r.client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return restart("The application is no longer registered."),
-        Err(e) => return unavailable_page(&e),
-    };
-    if !client.allows_server(&identity.server_host) {
-        state.metrics.login_failed("policy");
-        return to_rp(
-            ErrorCode::AccessDenied,
-            "accounts of this server may not log in to this client",
-        );
-    }
-    let sub = subject(&identity.server_host, &identity.account_id);
-    let cookie = random_token(32);
-    let old_session = state.cookies.read(&req, SESSION).map(|c| row_id(&c));
-    let (req2, ttl, row_id_new) = (r.clone(), state.config.tokens.clone(), row_id(&cookie));
     let request_id = row.id.clone();
-    let account = AccountRow {
-        sub: sub.clone(),
-        server_host: identity.server_host.clone(),
-        account_id: identity.account_id.clone(),
-        handle: identity.handle.clone(),
-        profile: store::to_json(&identity),
-        upstream_token: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let written: StoreResult<Option<String>> = state
-        .store
-        .write(move |c| {
-            // Only the first callback for this request may finish it.
-            if store::auth_requests::take(c, &request_id, now)?.is_none() {
-                return Ok(None);
-            }
-            store::accounts::upsert(c, &account)?;
-            if let Some(old) = old_session {
-                store::sessions::delete(c, &old)?;
-            }
-            store::sessions::insert(
-                c,
-                &SessionRow {
-                    id: row_id_new.clone(),
-                    sub: sub.clone(),
-                    auth_time: now,
-                    created_at: now,
-                    expires_at: now + ttl.session_ttl_secs,
-                },
-            )?;
-            issue(c, &req2, &sub, now, Some(row_id_new), now, &ttl).map(Some)
-        })
-        .await;
-    let code = match written {
-        Ok(Some(code)) => code,
-        Ok(None) => return restart("This login was already finished. Go back to the application."),
-        Err(e) => return unavailable_page(&e),
-    };
-    state.metrics.login_completed();
-    let params = success_params(code, r.state.as_deref(), &state.issuer);
-    let mut res = to_client(&r.redirect_uri, r.response_mode, &params);
-    let _ = res.add_cookie(&state.cookies.make(
-        SESSION,
-        cookie,
-        Some(state.config.tokens.session_ttl_secs),
-    ));
-    let _ = res.add_cookie(&state.cookies.removal(FLOW));
-    res
+    complete::finish(
+        &state,
+        &req,
+        &r,
+        &identity,
+        move |c| Ok(store::auth_requests::take(c, &request_id, now)?.is_some()),
+        &[FLOW],
+    )
+    .await
+    .unwrap_or_else(|res| res)
 }
 
 /// The error redirect as a link a person can follow (query mode).

@@ -6,7 +6,8 @@
 //! 1. `/authorize` parses and validates the request (client, exact redirect URI, PKCE).
 //! 2. An SSO session may answer at once; otherwise the handle page asks who you are.
 //! 3. The upstream resolves the server, and the browser goes to its OAuth page.
-//! 4. `/callback/{host}` resumes the stored request with the upstream's Identity.
+//! 4. `/callback/{host}` resumes the stored request with the upstream's Identity
+//!    (or a confirmed sign-up, `prompt=create`, resumes its own).
 //! 5. The account is upserted, a session started, a single-use code issued.
 //! 6. `/token` authenticates the client and redeems the code (or a refresh token).
 //! 7. It returns an ID token signed by `keys`, an access token and maybe a refresh token.
@@ -20,6 +21,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod clients;
 pub mod code;
+pub mod complete;
 pub mod discovery;
 pub mod error;
 pub mod grants;

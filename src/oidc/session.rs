@@ -60,6 +60,9 @@ pub const SESSION: &str = "session";
 pub const FLOW: &str = "flow";
 /// The last server this browser logged in with (a convenience, not a secret).
 pub const LAST_SERVER: &str = "last-server";
+/// A sign-up waiting for its confirmation: a random value whose hash keys the
+/// `signups` row, so only this browser can finish the login it started.
+pub const SIGNUP: &str = "signup";
 
 /// The live session a cookie value points to.
 pub fn live(conn: &mut AnyConnection, cookie: &str, now: i64) -> StoreResult<Option<SessionRow>> {

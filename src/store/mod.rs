@@ -13,6 +13,7 @@ pub mod keys;
 pub mod schema;
 pub mod servers;
 pub mod sessions;
+pub mod signups;
 pub mod tokens;
 
 use std::path::PathBuf;

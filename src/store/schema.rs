@@ -132,6 +132,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signups (id) {
+        id -> Text,
+        client_id -> Text,
+        request -> Text,
+        server_host -> Text,
+        upstream_data -> Binary,
+        username -> Text,
+        email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     servers,
@@ -142,4 +156,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     sessions,
     signing_keys,
+    signups,
 );

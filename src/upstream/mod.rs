@@ -1,9 +1,17 @@
 //! The seam between the OpenID provider side (`oidc/`) and the identity source
 //! (`mastodon/`). The provider only ever sees a verified [`Identity`]; the
 //! upstream never sees an OIDC request and never touches provider tables.
+//! Sign-up (`prompt=create`) crosses the same seam with the types in [`signup`].
+
+pub mod signup;
 
 use async_trait::async_trait;
 use url::Url;
+
+pub use signup::{
+    FieldProblem, NewAccount, Problem, Registrations, Resent, ServerRule, SignedUp, SignupError,
+    SignupField, SignupRules, SignupStatus,
+};
 
 /// What the person typed and what the relying party demanded of the login.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +76,9 @@ pub enum AccountRefusal {
     Moved,
     Unconfirmed,
     PendingApproval,
+    /// The server no longer knows the account (deleted, or a sign-up that was
+    /// rejected or never confirmed) or no longer accepts its token.
+    Gone,
 }
 
 /// Upstream failures, each mapped once to a page for people and an OAuth error
@@ -122,4 +133,50 @@ pub trait Upstream {
         stored: &[u8],
         query: &CallbackQuery,
     ) -> Result<Identity, UpstreamError>;
+
+    /// What the server typed as `server` (a name or URL) asks of newcomers.
+    async fn signup_rules(&self, server: &str) -> Result<SignupRules, UpstreamError> {
+        let _ = server;
+        Err(no_signup())
+    }
+
+    /// Create the account on `server_host` (from [`SignupRules::server_host`]).
+    async fn sign_up(
+        &self,
+        server_host: &str,
+        account: &NewAccount,
+    ) -> Result<SignedUp, SignupError> {
+        let _ = (server_host, account);
+        Err(no_signup().into())
+    }
+
+    /// Where the sign-up stands; `stored` is [`SignedUp::stored`].
+    async fn signup_status(
+        &self,
+        server_host: &str,
+        stored: &[u8],
+    ) -> Result<SignupStatus, UpstreamError> {
+        let _ = (server_host, stored);
+        Err(no_signup())
+    }
+
+    /// Ask the server to send the confirmation e-mail again.
+    async fn resend_confirmation(
+        &self,
+        server_host: &str,
+        stored: &[u8],
+    ) -> Result<Resent, UpstreamError> {
+        let _ = (server_host, stored);
+        Err(no_signup())
+    }
+
+    /// The sign-up finished as a login: release what `stored` holds (best effort).
+    async fn end_signup(&self, server_host: &str, stored: &[u8]) {
+        let _ = (server_host, stored);
+    }
+}
+
+/// What an upstream without sign-up answers.
+fn no_signup() -> UpstreamError {
+    UpstreamError::NotAllowed("Sign-up is not available here.".into())
 }

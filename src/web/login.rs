@@ -30,6 +30,19 @@ struct LoginPage<'a> {
     request: &'a str,
     typed: &'a str,
     error: Option<&'a str>,
+    /// Offer "Create an account" (sign-up through the bridge).
+    signup: bool,
+}
+
+/// The `lang` of a page for this request: its first `ui_locales` tag.
+pub fn page_lang(pending: &Pending) -> &str {
+    pending
+        .req
+        .ui_locales
+        .first()
+        .filter(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(String::as_str)
+        .unwrap_or("en")
 }
 
 /// Render the handle page for a pending login.
@@ -42,19 +55,13 @@ pub fn page(
     status: StatusCode,
 ) -> HttpResponse {
     let sealed = pending.seal(&state.sealer);
-    let lang = pending
-        .req
-        .ui_locales
-        .first()
-        .filter(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .map(String::as_str)
-        .unwrap_or("en");
     let page = LoginPage {
-        lang,
+        lang: page_lang(pending),
         client_name: &client.name,
         request: &sealed,
         typed,
         error,
+        signup: super::signup::offered(state, client),
     };
     let mut res = super::html(page.render());
     *res.status_mut() = status;
@@ -114,6 +121,9 @@ fn refusal(r: AccountRefusal) -> &'static str {
         }
         AccountRefusal::PendingApproval => {
             "Your account is still waiting for approval by its server's moderators."
+        }
+        AccountRefusal::Gone => {
+            "Your server no longer knows this account (or this service's access to it). Log in again."
         }
     }
 }
@@ -232,52 +242,12 @@ pub async fn submit(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
-    let now = state.clock.now();
-    let Some(pending) = Pending::open(
-        &state.sealer,
-        &form.request,
-        now,
-        state.config.tokens.auth_request_ttl_secs,
-    ) else {
-        return super::pages::error(
-            StatusCode::BAD_REQUEST,
-            "This login has expired",
-            "Go back to the application and start the login again.",
-            None,
-        );
+    let (pending, client) = match resume(&req, &state, &form.request).await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
-    // The form must come from the browser the login started in (CSRF).
-    if state.cookies.read(&req, FLOW).as_deref() != Some(pending.binding.as_str()) {
-        return super::pages::error(
-            StatusCode::FORBIDDEN,
-            "This login belongs to another browser",
-            "For your safety, a login can only be finished in the browser that started it. Go back to the application and start again.",
-            None,
-        );
-    }
-    let client = match state.client(&pending.req.client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return super::pages::error(
-                StatusCode::BAD_REQUEST,
-                "Unknown application",
-                "The application is no longer registered.",
-                None,
-            );
-        }
-        Err(e) => return unavailable_page(&e),
-    };
-    let r = &pending.req;
     if form.cancel.is_some() {
-        state.metrics.login_failed("cancelled");
-        let err = OAuthError::new(ErrorCode::AccessDenied, "the person cancelled the login");
-        return error_to_client(
-            &r.redirect_uri,
-            r.response_mode,
-            r.state.as_deref(),
-            &state.issuer,
-            &err,
-        );
+        return cancelled(&state, &pending);
     }
     let typed = form.handle.trim();
     if typed.is_empty() {
@@ -310,4 +280,60 @@ pub async fn submit(
         return res;
     }
     start(&state, &client, pending.clone(), typed).await
+}
+
+/// A pending login from a page's sealed `request` field, checked to come
+/// from the browser it started in (the CSRF defence of every flow form),
+/// with its client; or the page explaining why not.
+pub async fn resume(
+    req: &HttpRequest,
+    state: &AppState,
+    sealed: &str,
+) -> Result<(Pending, Client), HttpResponse> {
+    let now = state.clock.now();
+    let Some(pending) = Pending::open(
+        &state.sealer,
+        sealed,
+        now,
+        state.config.tokens.auth_request_ttl_secs,
+    ) else {
+        return Err(super::pages::error(
+            StatusCode::BAD_REQUEST,
+            "This login has expired",
+            "Go back to the application and start the login again.",
+            None,
+        ));
+    };
+    if state.cookies.read(req, FLOW).as_deref() != Some(pending.binding.as_str()) {
+        return Err(super::pages::error(
+            StatusCode::FORBIDDEN,
+            "This login belongs to another browser",
+            "For your safety, a login can only be finished in the browser that started it. Go back to the application and start again.",
+            None,
+        ));
+    }
+    match state.client(&pending.req.client_id).await {
+        Ok(Some(c)) => Ok((pending, c)),
+        Ok(None) => Err(super::pages::error(
+            StatusCode::BAD_REQUEST,
+            "Unknown application",
+            "The application is no longer registered.",
+            None,
+        )),
+        Err(e) => Err(unavailable_page(&e)),
+    }
+}
+
+/// The person gave up: `access_denied` back to the client.
+pub fn cancelled(state: &AppState, pending: &Pending) -> HttpResponse {
+    state.metrics.login_failed("cancelled");
+    let r = &pending.req;
+    let err = OAuthError::new(ErrorCode::AccessDenied, "the person cancelled the login");
+    error_to_client(
+        &r.redirect_uri,
+        r.response_mode,
+        r.state.as_deref(),
+        &state.issuer,
+        &err,
+    )
 }

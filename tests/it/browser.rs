@@ -2,7 +2,9 @@
 //! playwright-core (`tests/browser/login.mjs`), logs in through the built-in
 //! demo relying party → the handle page → the fake Mastodon's sign-in and
 //! authorize page → back at the demo, which shows the verified ID token.
-//! Once with JavaScript and once without: the pages need none.
+//! `signup.mjs` creates an account the same way, through the sign-up form
+//! and the confirmation link. Once with JavaScript and once without: the
+//! pages need none.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,9 +37,13 @@ fn prerequisites() -> Option<&'static str> {
 }
 
 fn run_browser(plan: &Value) -> Value {
+    run_script("login.mjs", plan)
+}
+
+fn run_script(script: &str, plan: &Value) -> Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let out = Command::new("node")
-        .arg(dir.join("login.mjs"))
+        .arg(dir.join(script))
         .arg(plan.to_string())
         .current_dir(&dir)
         .output()
@@ -110,6 +116,94 @@ async fn demo_login_in_headless_chromium() {
         );
         assert!(!text.to_lowercase().contains("error"), "{text}");
     }
+    assert_eq!(fake.count("POST", "/api/v1/apps"), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_signup_in_headless_chromium() {
+    if prerequisites().is_some() {
+        return;
+    }
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
+    let overrides = fake.host_overrides();
+    let app = TestApp::spawn_with(&db, move |c| {
+        c.upstream.host_overrides = overrides
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+    })
+    .await;
+    let rules = format!("MAP {} 127.0.0.1:{}", fake.web_domain(), fake.port());
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for (javascript, username) in [(true, "carol_js"), (false, "carol_plain")] {
+        let plan = serde_json::json!({
+            "start": app.url("/demo/start"),
+            "server": "social.test",
+            "username": username,
+            "email": format!("{username}@example.org"),
+            "password": "correct horse battery staple",
+            "outbox": format!("{}/_fake/outbox/{username}", fake.ip_url()),
+            "resolverRules": rules,
+            "javascript": javascript,
+            "screenshot": shots.join(format!("demo-signup-js-{javascript}.png")),
+        });
+        let report = tokio::task::spawn_blocking(move || run_script("signup.mjs", &plan))
+            .await
+            .unwrap();
+        assert!(report.get("error").is_none(), "js={javascript}: {report}");
+        let titles: Vec<&str> = report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "Log in to Demo relying party",
+                "Create an account for Demo relying party",
+                "Create an account on social.test",
+                "Error: Create an account on social.test",
+                "Check your e-mail · social.test",
+            ],
+            "{report}"
+        );
+        let refused = &report["refused"];
+        assert!(
+            refused["agreementError"]
+                .as_str()
+                .unwrap()
+                .contains("you must agree"),
+            "{report}"
+        );
+        assert_eq!(refused["username"], username, "kept");
+        assert_eq!(refused["password"], "", "never sent back");
+        assert!(
+            report["pending"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{username}@example.org")),
+            "{report}"
+        );
+        let fin = &report["final"];
+        assert!(
+            fin["url"]
+                .as_str()
+                .unwrap()
+                .starts_with(&app.url("/demo/callback")),
+            "{report}"
+        );
+        let text = fin["text"].as_str().unwrap();
+        assert!(text.contains(&format!("{username}@social.test")), "{text}");
+        assert!(
+            text.contains("\"iss\""),
+            "the verified claims are shown: {text}"
+        );
+        assert!(!text.to_lowercase().contains("error"), "{text}");
+    }
+    assert_eq!(fake.count("POST", "/api/v1/accounts"), 2);
     assert_eq!(fake.count("POST", "/api/v1/apps"), 1);
     app.stop().await;
 }

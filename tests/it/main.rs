@@ -8,5 +8,6 @@ mod foundation;
 mod login;
 mod outbound;
 mod production;
+mod signup;
 mod support;
 mod upstream;

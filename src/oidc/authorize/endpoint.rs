@@ -1,5 +1,6 @@
 //! `GET|POST /authorize`: validate, then answer from the bridge's own session
-//! (single sign-on, `prompt=none`) or show the handle page. Errors before the
+//! (single sign-on, `prompt=none`) or show the handle page (the server
+//! chooser of a sign-up for `prompt=create`). Errors before the
 //! redirect URI is trusted are pages; after, redirects with `state` and `iss`.
 
 use actix_web::http::StatusCode;
@@ -77,8 +78,9 @@ async fn authorize(req: &HttpRequest, state: &AppState, params: Params) -> HttpR
         }
         Err(e) => return unavailable_page(&e),
     };
-    // Account creation (prompt=create) is not offered yet.
-    let request = match validate(&params, &client, false) {
+    // prompt=create only where sign-up is offered (else invalid_request).
+    let signup = crate::web::signup::offered(state, &client);
+    let request = match validate(&params, &client, signup) {
         Ok(r) => r,
         Err(AuthorizeError::Page(m)) => return bad_request(&m),
         Err(AuthorizeError::Redirect {
@@ -128,6 +130,10 @@ async fn authorize(req: &HttpRequest, state: &AppState, params: Params) -> HttpR
         issued_at: state.clock.now(),
     };
     let mut res = match request.login_hint.clone() {
+        _ if request.prompt.create => {
+            let typed = crate::web::signup::choose::hinted_server(request.login_hint.as_deref());
+            crate::web::signup::choose::page(state, &client, &pending, &typed, None)
+        }
         Some(hint) => crate::web::login::start(state, &client, pending, &hint).await,
         None => {
             let typed = state

@@ -180,6 +180,13 @@ fn create_account(st: &mut State, call: &Call) -> HttpResponse {
         err("email", "E-mail address", "ERR_BLANK", "can't be blank");
     } else if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         err("email", "E-mail address", "ERR_INVALID", "is invalid");
+    } else if email.chars().count() > 320 {
+        err(
+            "email",
+            "E-mail address",
+            "ERR_TOO_LONG",
+            "is too long (maximum is 320 characters)",
+        );
     } else if st
         .users
         .iter()
@@ -191,6 +198,28 @@ fn create_account(st: &mut State, call: &Call) -> HttpResponse {
             "ERR_TAKEN",
             "has already been taken",
         );
+    } else {
+        let domain = email
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if st.config.blocked_email_domains.contains(&domain) {
+            err(
+                "email",
+                "E-mail address",
+                "ERR_BLOCKED",
+                "uses a disallowed e-mail provider",
+            );
+        } else if domain.ends_with(".invalid") {
+            // EmailMxValidator: no MX, A or AAAA record (RFC 2606 names never resolve).
+            err(
+                "email",
+                "E-mail address",
+                "ERR_UNREACHABLE",
+                "does not seem to exist",
+            );
+        }
     }
     if password.is_empty() {
         err("password", "Password", "ERR_BLANK", "can't be blank");
@@ -258,13 +287,40 @@ fn create_account(st: &mut State, call: &Call) -> HttpResponse {
     }
     if reg.approval_required && reg.reason_required && p("reason").is_empty() {
         err("reason", "Reason", "ERR_BLANK", "can't be blank");
-    }
-    if reg.min_age.is_some() && p("date_of_birth").is_empty() {
+    } else if p("reason").chars().count() > 420 {
         err(
-            "date_of_birth",
-            "Date of birth",
-            "ERR_BLANK",
-            "can't be blank",
+            "reason",
+            "Reason",
+            "ERR_TOO_LONG",
+            "is too long (maximum is 420 characters)",
+        );
+    }
+    // 4.4+ only: min_age and date_of_birth do not exist before.
+    if let Some(min_age) = reg.min_age.filter(|_| profile == Profile::Mastodon44) {
+        match birth_date(&p("date_of_birth")) {
+            // Rails casts an unreadable date to nil: "can't be blank".
+            None => err(
+                "date_of_birth",
+                "Date of birth",
+                "ERR_BLANK",
+                "can't be blank",
+            ),
+            Some(born) if age_at(born, st.now()) < min_age as i32 => err(
+                "date_of_birth",
+                "Date of birth",
+                "ERR_BELOW_LIMIT",
+                "is below the age limit",
+            ),
+            Some(_) => {}
+        }
+    }
+    let locale = p("locale");
+    if !locale.is_empty() && !st.config.ui_locales.contains(&locale) {
+        err(
+            "locale",
+            "Locale",
+            "ERR_INCLUSION",
+            "is not included in the list",
         );
     }
     if !errors.is_empty() {
@@ -309,6 +365,26 @@ fn create_account(st: &mut State, call: &Call) -> HttpResponse {
         "access_token": t.token, "token_type": "Bearer",
         "scope": t.scopes.join(" "), "created_at": t.created_at,
     }))
+}
+
+/// `YYYY-MM-DD` or `DD.MM.YYYY`, both accepted by Mastodon (spec §5).
+fn birth_date(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d.%m.%Y"))
+        .ok()
+}
+
+/// Whole years from `born` to the unix time `now`.
+fn age_at(born: chrono::NaiveDate, now: i64) -> i32 {
+    use chrono::Datelike;
+    let Some(today) = chrono::DateTime::from_timestamp(now, 0).map(|d| d.date_naive()) else {
+        return 0;
+    };
+    let mut years = today.year() - born.year();
+    if (today.month(), today.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    years
 }
 
 /// Token → its unconfirmed-tolerant user (the e-mail endpoints skip
@@ -392,5 +468,27 @@ pub fn confirm_link(st: &mut State, call: &Call) -> HttpResponse {
             reply::redirect(302, &uri)
         }
         _ => reply::redirect(302, &absolute(&st.config, "/auth/sign_in")),
+    }
+}
+
+/// The link of the confirmation e-mail a signed-up user got.
+pub fn confirmation_link(st: &State, username: &str) -> Option<String> {
+    let user = st.user_by_name(username)?;
+    let (token, _) = st
+        .confirmations
+        .iter()
+        .find(|(_, (id, _))| *id == user.id)?;
+    Some(absolute(
+        &st.config,
+        &format!("/auth/confirmation?confirmation_token={token}&redirect_to_app=true"),
+    ))
+}
+
+/// `GET /_fake/outbox/{username}`: the fake's mail catcher, for tests that
+/// drive a browser and must "open the e-mail". Not a Mastodon route.
+pub fn outbox(st: &State, username: &str) -> HttpResponse {
+    match confirmation_link(st, username) {
+        Some(link) => HttpResponse::Ok().content_type("text/plain").body(link),
+        None => reply::not_found(),
     }
 }

@@ -31,7 +31,10 @@ pub struct Registrations {
     pub reason_required: bool,
     /// HTML shown while registrations are closed.
     pub message: Option<String>,
+    /// 4.4+: minimum age; sign-ups then need `date_of_birth`.
     pub min_age: Option<u32>,
+    /// `registrations.url`: the server's own (SSO) sign-up page.
+    pub url: Option<String>,
 }
 
 impl Default for Registrations {
@@ -42,6 +45,7 @@ impl Default for Registrations {
             reason_required: false,
             message: None,
             min_age: None,
+            url: None,
         }
     }
 }
@@ -69,6 +73,14 @@ pub struct FakeConfig {
     pub clock: SharedClock,
     /// Usernames WebFinger answers 410 Gone for.
     pub deleted_usernames: Vec<String>,
+    /// The instance's `languages` (ISO 639).
+    pub languages: Vec<String>,
+    /// `I18n.available_locales`: sign-ups with another `locale` get ERR_INCLUSION.
+    pub ui_locales: Vec<String>,
+    /// E-mail domains refused at sign-up (ERR_BLOCKED).
+    pub blocked_email_domains: Vec<String>,
+    /// 4.4+: the server publishes terms of service (`/terms-of-service`).
+    pub terms_of_service: bool,
 }
 
 /// The default user's id.
@@ -92,6 +104,12 @@ impl FakeConfig {
             numeric_actor_uris: false,
             clock: Arc::new(SystemClock),
             deleted_usernames: Vec::new(),
+            languages: vec!["en".into()],
+            ui_locales: ["en", "de", "fr", "es", "ja", "pt-BR"]
+                .map(String::from)
+                .to_vec(),
+            blocked_email_domains: vec!["spam.example".into()],
+            terms_of_service: false,
         }
     }
 
@@ -136,6 +154,21 @@ impl FakeConfig {
 
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub fn languages(mut self, languages: &[&str]) -> Self {
+        self.languages = languages.iter().map(|l| l.to_string()).collect();
+        self
+    }
+
+    pub fn rules(mut self, rules: &[&str]) -> Self {
+        self.rules = rules.iter().map(|r| r.to_string()).collect();
+        self
+    }
+
+    pub fn terms_of_service(mut self, on: bool) -> Self {
+        self.terms_of_service = on;
         self
     }
 

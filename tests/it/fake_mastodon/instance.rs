@@ -49,7 +49,7 @@ pub fn v1(c: &FakeConfig) -> HttpResponse {
         "urls": { "streaming_api": format!("ws://{}", c.web_domain) },
         "stats": { "user_count": c.users_count(), "status_count": 0, "domain_count": 1 },
         "thumbnail": absolute(c, "/packs/media/images/preview.png"),
-        "languages": ["en"],
+        "languages": c.languages,
         "registrations": r.enabled,
         "approval_required": r.approval_required,
         "invites_enabled": false,
@@ -66,7 +66,7 @@ pub fn v2(c: &FakeConfig) -> HttpResponse {
         "approval_required": r.approval_required,
         // Mastodon sends the message only while registrations are closed.
         "message": if r.enabled { None } else { r.message.clone() },
-        "url": null,
+        "url": r.url,
     });
     let mut v = json!({
         "domain": c.local_domain,
@@ -76,7 +76,7 @@ pub fn v2(c: &FakeConfig) -> HttpResponse {
         "description": "",
         "usage": { "users": { "active_month": c.users_count() } },
         "thumbnail": { "url": absolute(c, "/packs/media/images/preview.png") },
-        "languages": ["en"],
+        "languages": c.languages,
         "configuration": {
             "urls": { "streaming": format!("ws://{}", c.web_domain) },
             "accounts": { "max_featured_tags": 10 },
@@ -90,7 +90,11 @@ pub fn v2(c: &FakeConfig) -> HttpResponse {
         registrations["min_age"] = json!(r.min_age);
         v["configuration"]["urls"]["about"] = json!(absolute(c, "/about"));
         v["configuration"]["urls"]["privacy_policy"] = json!(absolute(c, "/privacy-policy"));
-        v["configuration"]["urls"]["terms_of_service"] = json!(null);
+        v["configuration"]["urls"]["terms_of_service"] = if c.terms_of_service {
+            json!(absolute(c, "/terms-of-service"))
+        } else {
+            json!(null)
+        };
     }
     if let Some(api) = c.profile.api_version() {
         v["api_versions"] = json!({ "mastodon": api });

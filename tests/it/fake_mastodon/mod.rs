@@ -135,6 +135,17 @@ impl FakeMastodon {
         format!("http://{}", self.addr)
     }
 
+    /// `url` (one the fake handed out, by name) at the fake's loopback port,
+    /// for clients without the DNS override.
+    pub fn at_ip(&self, url: &url::Url) -> String {
+        format!(
+            "{}{}?{}",
+            self.ip_url(),
+            url.path(),
+            url.query().unwrap_or("")
+        )
+    }
+
     pub fn web_domain(&self) -> String {
         self.st().config.web_domain.clone()
     }
@@ -369,17 +380,35 @@ impl FakeMastodon {
         st.apps.retain(|a| keep.contains(&a.client_id));
     }
 
+    /// A moderator approves a confirmed sign-up waiting for approval.
+    pub fn approve(&self, username: &str) {
+        let mut st = self.st();
+        let Some(id) = st.user_by_name(username).map(|u| u.id.clone()) else {
+            return;
+        };
+        st.needs_approval.insert(id.clone(), false);
+        if let Some(u) = st.users.iter_mut().find(|u| u.id == id)
+            && u.state == AccountState::Pending
+        {
+            u.state = AccountState::Active;
+        }
+    }
+
+    /// Forgets a user (Mastodon's cleanup of unconfirmed accounts, or a
+    /// moderator declining a sign-up): its tokens stop working.
+    pub fn delete_user(&self, username: &str) {
+        let mut st = self.st();
+        let Some(id) = st.user_by_name(username).map(|u| u.id.clone()) else {
+            return;
+        };
+        st.users.retain(|u| u.id != id);
+        st.tokens
+            .retain(|t| t.user_id.as_deref() != Some(id.as_str()));
+        st.confirmations.retain(|_, (u, _)| *u != id);
+    }
+
     /// The e-mailed confirmation link for a signed-up user.
     pub fn confirmation_link(&self, username: &str) -> Option<String> {
-        let st = self.st();
-        let user = st.user_by_name(username)?;
-        let (token, _) = st
-            .confirmations
-            .iter()
-            .find(|(_, (id, _))| *id == user.id)?;
-        Some(absolute(
-            &st.config,
-            &format!("/auth/confirmation?confirmation_token={token}&redirect_to_app=true"),
-        ))
+        accounts::confirmation_link(&self.st(), username)
     }
 }

@@ -111,6 +111,9 @@ fn route(st: &mut State, call: &Call) -> HttpResponse {
         ("GET", "/.well-known/host-meta") => webfinger::host_meta(st, call),
         ("GET", "/.well-known/nodeinfo") => instance::nodeinfo_links(&st.config),
         ("GET", "/nodeinfo/2.0") => instance::nodeinfo(&st.config),
+        ("GET", p) if p.starts_with("/_fake/outbox/") => {
+            accounts::outbox(st, &p["/_fake/outbox/".len()..])
+        }
         _ if call.path.starts_with("/api/") => reply::not_found(),
         _ => html::error_page(
             404,

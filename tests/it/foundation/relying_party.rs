@@ -80,11 +80,11 @@ async fn discovers_provider(db: TestDb) {
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert!(
-        !doc["prompt_values_supported"]
+        doc["prompt_values_supported"]
             .as_array()
             .unwrap()
             .contains(&"create".into()),
-        "no sign-up yet"
+        "sign-up is on by default"
     );
     app.stop().await;
 }

@@ -9,6 +9,7 @@ use mastodon_oidc::store::{
     codes::{CodeRow, Redeem},
     grants::GrantRow,
     sessions::SessionRow,
+    signups::SignupRow,
     tokens::{Rotate, TokenRow},
 };
 
@@ -20,6 +21,7 @@ backend_tests! {
     clients_insert_get_list_delete => clients,
     servers_capabilities_apps_leases_and_outcomes => servers,
     auth_requests_are_taken_once_and_expire => auth_requests,
+    signups_are_taken_once_extended_and_expire => signups,
     codes_redeem_once_and_report_replays => codes,
     grants_revoke_cascades_to_tokens => grants_and_tokens,
     refresh_tokens_rotate_once => refresh_rotation,
@@ -82,7 +84,7 @@ async fn migrations_round_trip(db: TestDb) {
     assert!(s.migrate_blocking().unwrap().is_empty(), "already applied");
     s.revert_all_blocking().unwrap();
     let applied = s.migrate_blocking().unwrap();
-    assert_eq!(applied.len(), 1);
+    assert_eq!(applied.len(), 2);
     // The schema works after the round trip.
     s.write(|c| store::servers::ensure(c, "a.example", T0))
         .await
@@ -641,4 +643,69 @@ async fn commits_counted(db: TestDb) {
             .is_none(),
         "rolled back"
     );
+}
+
+async fn signups(db: TestDb) {
+    use store::signups as su;
+    let s = db.store();
+    let row = |id: &str, expires_at| SignupRow {
+        id: id.into(),
+        client_id: "rp".into(),
+        request: "{}".into(),
+        server_host: "x.example".into(),
+        upstream_data: vec![1, 2, 3],
+        username: "carol".into(),
+        email: "carol@example.org".into(),
+        created_at: T0,
+        expires_at,
+    };
+    let (a, b) = (row("a", T0 + 100), row("b", T0 + 10));
+    let a2 = a.clone();
+    s.write(move |c| {
+        su::insert(c, &a2)?;
+        su::insert(c, &b)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.run(|c| su::get(c, "a", T0)).await.unwrap(),
+        Some(a.clone())
+    );
+    assert!(
+        s.run(|c| su::get(c, "b", T0 + 10)).await.unwrap().is_none(),
+        "expired"
+    );
+    // Extending only lengthens a live row.
+    assert!(s.write(|c| su::extend(c, "a", T0 + 500, T0)).await.unwrap());
+    assert!(
+        !s.write(|c| su::extend(c, "a", T0 + 200, T0)).await.unwrap(),
+        "never shortens"
+    );
+    assert!(
+        !s.write(|c| su::extend(c, "b", T0 + 500, T0 + 10))
+            .await
+            .unwrap(),
+        "not revived"
+    );
+    assert_eq!(
+        s.run(|c| su::get(c, "a", T0 + 400))
+            .await
+            .unwrap()
+            .map(|r| r.expires_at),
+        Some(T0 + 500)
+    );
+    assert!(
+        !s.write(|c| su::take(c, "b", T0 + 10)).await.unwrap(),
+        "an expired one is not taken"
+    );
+    assert!(s.write(|c| su::take(c, "a", T0)).await.unwrap());
+    assert!(
+        !s.write(|c| su::take(c, "a", T0)).await.unwrap(),
+        "taken once"
+    );
+    assert_eq!(
+        s.write(|c| su::delete_expired(c, T0 + 10)).await.unwrap(),
+        1
+    );
+    assert!(!s.write(|c| su::delete(c, "b")).await.unwrap());
 }

@@ -5,13 +5,10 @@
 
 use std::sync::Arc;
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet};
-use openidconnect::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySetUrl,
-    Nonce, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl,
-};
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, Scope, TokenResponse};
 
-use super::seed::{self, CHALLENGE, REDIRECT, SECRET};
+use super::seed::{self, CHALLENGE, REDIRECT};
 use crate::backend_tests;
 use crate::support::browser::{Browser, Page, query};
 use crate::support::mock_upstream::{HOST, MockUpstream};
@@ -127,21 +124,7 @@ async fn submit_handle(app: &TestApp, b: &mut Browser, page: &Page) -> String {
 
 async fn full_flow(db: TestDb) {
     let (app, _) = spawn(&db).await;
-    let jwks = CoreJsonWebKeySet::fetch_async(
-        &JsonWebKeySetUrl::new(app.url("/jwks.json")).unwrap(),
-        &rp::http_client,
-    )
-    .await
-    .unwrap();
-    let client = CoreClient::new(
-        ClientId::new("rp".into()),
-        IssuerUrl::new(app.issuer.clone()).unwrap(),
-        jwks,
-    )
-    .set_client_secret(ClientSecret::new(SECRET.into()))
-    .set_auth_uri(AuthUrl::new(app.url("/authorize")).unwrap())
-    .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let client = rp::client(&app).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
         .authorize_url(

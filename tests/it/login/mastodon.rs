@@ -57,12 +57,7 @@ pub async fn log_in(app: &TestApp, fake: &FakeMastodon, b: &mut Browser, handle:
     let to = up.location();
     assert_eq!(to.host_str(), Some(fake.web_domain().as_str()), "{to}");
     // The fake answers on its loopback port; the browser would resolve the name.
-    let at_fake = format!(
-        "{}{}?{}",
-        fake.ip_url(),
-        to.path(),
-        to.query().unwrap_or("")
-    );
+    let at_fake = fake.at_ip(&to);
     let approved = b.get(&at_fake).await;
     assert_eq!(approved.status, 302, "{}", approved.body);
     let callback = approved.location();

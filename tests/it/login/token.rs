@@ -2,10 +2,8 @@
 //! single-use codes with replay revocation, PKCE, client authentication,
 //! refresh-token rotation with reuse detection and client binding.
 
-use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
 use openidconnect::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl, TokenResponse, TokenUrl,
+    AuthorizationCode, Nonce, OAuth2TokenResponse, PkceCodeVerifier, TokenResponse,
 };
 use serde_json::Value;
 
@@ -69,21 +67,7 @@ async fn exchange_with_library(db: TestDb) {
         "openid profile offline_access",
         Some("n-1"),
     );
-    let jwks = CoreJsonWebKeySet::fetch_async(
-        &JsonWebKeySetUrl::new(app.url("/jwks.json")).unwrap(),
-        &rp::http_client,
-    )
-    .await
-    .unwrap();
-    let client = CoreClient::new(
-        ClientId::new("rp".into()),
-        IssuerUrl::new(app.issuer.clone()).unwrap(),
-        jwks,
-    )
-    .set_client_secret(ClientSecret::new(SECRET.into()))
-    .set_auth_uri(AuthUrl::new(app.url("/authorize")).unwrap())
-    .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let client = rp::client(&app).await;
     // client_secret_basic (the library's default).
     let res = client
         .exchange_code(AuthorizationCode::new(code))

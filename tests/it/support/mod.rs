@@ -1,6 +1,8 @@
 //! Test helpers: databases on both backends and the service on port 0.
 
 pub mod browser;
+pub mod dump;
+pub mod logs;
 pub mod mock_upstream;
 pub mod pg;
 pub mod plug;

@@ -25,3 +25,37 @@ pub async fn http_client(req: HttpRequest) -> Result<HttpResponse, std::io::Erro
     out.body(bytes.to_vec())
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
+
+/// The relying party `rp` of `login::seed` (secret, redirect URI), with the
+/// provider's JWKS fetched and its authorization and token endpoints set.
+pub type RpClient = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+>;
+
+pub async fn client(app: &super::TestApp) -> RpClient {
+    use crate::login::seed::{REDIRECT, SECRET};
+    use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
+    use openidconnect::{
+        AuthUrl, ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, RedirectUrl, TokenUrl,
+    };
+    let jwks = CoreJsonWebKeySet::fetch_async(
+        &JsonWebKeySetUrl::new(app.url("/jwks.json")).unwrap(),
+        &http_client,
+    )
+    .await
+    .unwrap();
+    CoreClient::new(
+        ClientId::new("rp".into()),
+        IssuerUrl::new(app.issuer.clone()).unwrap(),
+        jwks,
+    )
+    .set_client_secret(ClientSecret::new(SECRET.into()))
+    .set_auth_uri(AuthUrl::new(app.url("/authorize")).unwrap())
+    .set_token_uri(TokenUrl::new(app.url("/token")).unwrap())
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+}

@@ -37,10 +37,14 @@ async fn app_is_registered_once_and_reused(db: TestDb) {
     let app = leg.fake.apps().into_iter().next().expect("fake app");
     let secret = app.client_secret;
     assert_eq!(row.app_client_id.as_deref(), Some(app.client_id.as_str()));
-    assert_eq!(app.scopes, ["read:accounts"]);
+    // Sign-up is on by default: the one app may also create accounts.
+    assert_eq!(app.scopes, ["read:accounts", "write:accounts"]);
     let sealed = row.app_secret.expect("sealed secret");
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_bytes()));
-    assert_eq!(row.app_scopes.as_deref(), Some("read:accounts"));
+    assert_eq!(
+        row.app_scopes.as_deref(),
+        Some("read:accounts write:accounts")
+    );
     assert!(row.last_success_at.is_some());
 }
 

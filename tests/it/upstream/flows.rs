@@ -54,7 +54,9 @@ async fn whole_leg_per_profile(db: TestDb) {
         let posts = leg.fake.calls("POST", "/api/v1/apps");
         assert_eq!(posts.len(), 1, "{profile:?}");
         let reg = &posts[0];
-        assert_eq!(reg.body_param("scopes"), Some(expected_scope(profile)));
+        // Registered for logins and sign-ups alike; a login asks only for its scope.
+        let registered = format!("{} write:accounts", expected_scope(profile));
+        assert_eq!(reg.body_param("scopes"), Some(registered.as_str()));
         assert_eq!(
             reg.body_param("redirect_uris"),
             Some(format!("{ISSUER}/callback/social.test").as_str())

@@ -5,6 +5,7 @@
 mod apps;
 mod flows;
 mod refusals;
+mod signup;
 
 use std::sync::Arc;
 

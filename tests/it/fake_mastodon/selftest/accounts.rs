@@ -262,3 +262,113 @@ async fn sign_up_is_throttled_and_successes_carry_rate_headers() {
         .unwrap();
     assert_eq!(r.status(), 429);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_up_checks_email_age_and_locale_then_approval() {
+    let mut config = FakeConfig::new(Profile::Mastodon44)
+        .clock(FixedClock::new(1_800_000_000)) // 2027-01-15
+        .languages(&["de", "tlh"])
+        .terms_of_service(true);
+    config.registrations = Registrations {
+        approval_required: true,
+        min_age: Some(16),
+        url: Some("https://social.test/sso-signup".into()),
+        ..Registrations::default()
+    };
+    let t = T::new(config);
+    let v = json(t.get("/api/v2/instance", None).await).await;
+    assert_eq!(v["languages"], serde_json::json!(["de", "tlh"]));
+    assert_eq!(v["registrations"]["min_age"], 16);
+    assert_eq!(v["registrations"]["url"], "https://social.test/sso-signup");
+    assert_eq!(
+        v["configuration"]["urls"]["terms_of_service"],
+        "http://social.test/terms-of-service"
+    );
+    let (id, secret) = t.fake.seed_app(&[CB], "profile write:accounts");
+    let r = t
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("scope", "write:accounts"),
+            ],
+        )
+        .await;
+    let app_token = token_of(r).await;
+    let signup = |form: Vec<(&'static str, &'static str)>| {
+        let (t, tok) = (&t, app_token.clone());
+        async move {
+            let r = t
+                .http
+                .post(t.url("/api/v1/accounts"))
+                .bearer_auth(tok)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), json(r).await)
+        }
+    };
+    let base = vec![
+        ("username", "dora"),
+        ("password", "long enough"),
+        ("agreement", "true"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut f = base.clone();
+        f.extend_from_slice(extra);
+        f
+    };
+    let (s, v) = signup(with(&[
+        ("email", "d@spam.example"),
+        ("date_of_birth", "2015-01-01"),
+        ("locale", "tlh"),
+    ]))
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(v["details"]["email"][0]["error"], "ERR_BLOCKED");
+    assert_eq!(v["details"]["date_of_birth"][0]["error"], "ERR_BELOW_LIMIT");
+    assert_eq!(v["details"]["locale"][0]["error"], "ERR_INCLUSION");
+    let (_, v) = signup(with(&[
+        ("email", "d@nowhere.invalid"),
+        ("date_of_birth", "soon"),
+    ]))
+    .await;
+    assert_eq!(v["details"]["email"][0]["error"], "ERR_UNREACHABLE");
+    assert_eq!(v["details"]["date_of_birth"][0]["error"], "ERR_BLANK");
+    // Sixteen today, in the other accepted date format.
+    let (s, v) = signup(with(&[
+        ("email", "d@example.org"),
+        ("date_of_birth", "15.01.2011"),
+        ("locale", "de"),
+    ]))
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let user_token = v["access_token"].as_str().unwrap().to_owned();
+    t.http
+        .get(t.fake.confirmation_link("dora").unwrap())
+        .send()
+        .await
+        .unwrap();
+    let r = t
+        .get("/api/v1/accounts/verify_credentials", Some(&user_token))
+        .await;
+    assert_eq!(
+        json(r).await["error"],
+        "Your login is currently pending approval"
+    );
+    t.fake.approve("dora");
+    let r = t
+        .get("/api/v1/accounts/verify_credentials", Some(&user_token))
+        .await;
+    assert_eq!(json(r).await["username"], "dora");
+    let link = t.get("/_fake/outbox/nobody", None).await;
+    assert_eq!(link.status(), 404);
+    t.fake.delete_user("dora");
+    let r = t
+        .get("/api/v1/accounts/verify_credentials", Some(&user_token))
+        .await;
+    assert_eq!(r.status(), 401, "a deleted user's token is gone");
+}
