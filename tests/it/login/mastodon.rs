@@ -32,8 +32,13 @@ async fn login_gts(db: TestDb) {
 }
 
 pub async fn spawn(db: &TestDb, fake: &FakeMastodon) -> TestApp {
+    spawn_at(db, fake, "127.0.0.1:0").await
+}
+
+/// On a given address (a restart keeps its issuer).
+pub async fn spawn_at(db: &TestDb, fake: &FakeMastodon, addr: &str) -> TestApp {
     let overrides = fake.host_overrides();
-    TestApp::spawn_with(db, move |c| {
+    TestApp::spawn_at(db, addr, move |c| {
         c.clients = vec![seed::client("rp")];
         c.upstream.host_overrides = overrides
             .into_iter()

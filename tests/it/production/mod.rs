@@ -2,5 +2,7 @@
 //! databases, shutdown and restarts, and the relying-party guides.
 
 mod database_down;
+mod lifecycle;
 mod limits;
+mod observability;
 mod upstream_down;

@@ -102,6 +102,17 @@ pub struct TestApp {
 
 pub const T0: i64 = 1_800_000_000;
 
+/// Bind `addr`, retrying briefly while a stopped server's socket lets go.
+fn bind(addr: &str) -> std::net::TcpListener {
+    for _ in 0..50 {
+        if let Ok(l) = std::net::TcpListener::bind(addr) {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("cannot bind {addr}")
+}
+
 impl TestApp {
     pub async fn spawn(db: &TestDb) -> Self {
         Self::spawn_with(db, |_| {}).await
@@ -121,13 +132,28 @@ impl TestApp {
     }
 
     /// On a store of the test's own making (another URL to the same database).
+    /// Listening on `addr` (a restart on the same issuer).
+    pub async fn spawn_at(db: &TestDb, addr: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_bound(db, addr, db.store(), tweak, None).await
+    }
+
     pub async fn spawn_on(
         db: &TestDb,
         store: Store,
         tweak: impl FnOnce(&mut Config),
         upstream: Option<Arc<dyn Upstream + Send + Sync>>,
     ) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::spawn_bound(db, "127.0.0.1:0", store, tweak, upstream).await
+    }
+
+    async fn spawn_bound(
+        db: &TestDb,
+        addr: &str,
+        store: Store,
+        tweak: impl FnOnce(&mut Config),
+        upstream: Option<Arc<dyn Upstream + Send + Sync>>,
+    ) -> Self {
+        let listener = bind(addr);
         let addr = listener.local_addr().expect("addr");
         let mut config = test_config(db);
         config.issuer = Some(format!("http://{addr}"));
