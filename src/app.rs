@@ -191,21 +191,32 @@ pub fn default_upstream(
     metrics: &Arc<Metrics>,
     limits: &Arc<crate::ratelimit::Limits>,
 ) -> anyhow::Result<Arc<dyn Upstream + Send + Sync>> {
+    let upstream = mastodon_upstream(config, store, sealer, clock, issuer)?
+        .observed(metrics.clone(), limits.clone());
+    Ok(Arc::new(upstream))
+}
+
+/// The Mastodon client itself (also used by `servers reregister`).
+pub fn mastodon_upstream(
+    config: &Config,
+    store: &Store,
+    sealer: &Arc<Sealer>,
+    clock: &SharedClock,
+    issuer: &str,
+) -> anyhow::Result<crate::mastodon::MastodonUpstream> {
     let mut upstream_config = config.upstream.clone();
     // Server admins see who is calling and where to find the operator.
     upstream_config
         .user_agent
         .get_or_insert_with(|| format!("mastodon-oidc/{} (+{issuer})", env!("CARGO_PKG_VERSION")));
-    let upstream = crate::mastodon::MastodonUpstream::from_config(
+    crate::mastodon::MastodonUpstream::from_config(
         upstream_config,
         store.clone(),
         sealer.clone(),
         clock.clone(),
         issuer,
     )
-    .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))?
-    .observed(metrics.clone(), limits.clone());
-    Ok(Arc::new(upstream))
+    .map_err(|e| anyhow::anyhow!("cannot build the upstream client: {e}"))
 }
 
 /// Every URL of the service.

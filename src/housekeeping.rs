@@ -1,6 +1,8 @@
 //! Removes expired rows in the background: authorization requests, codes,
-//! tokens, grants, sessions, sign-ups past their wait, retired keys. Each table is swept in its own
-//! short transaction, so requests never wait behind a long delete.
+//! tokens, grants, sessions, sign-ups past their wait, server rows that
+//! never became useful, retired keys. Deletes run in batches of [`BATCH`],
+//! each its own short transaction, so requests never wait behind a long
+//! delete (on SQLite every write waits for the one writer).
 
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ pub struct Swept {
     pub grants: usize,
     pub sessions: usize,
     pub signups: usize,
+    pub servers: usize,
     pub keys: usize,
 }
 
@@ -30,34 +33,62 @@ impl Swept {
             + self.grants
             + self.sessions
             + self.signups
+            + self.servers
             + self.keys
     }
 }
 
+/// Rows deleted per transaction: small enough that a writer waiting behind
+/// a batch waits milliseconds, not seconds.
+pub const BATCH: i64 = 500;
+/// Server rows that never got an app or a success are kept this long.
+pub const STALE_SERVER_SECS: i64 = 7 * 86_400;
+
 pub async fn sweep(store: &Store, now: i64, _tokens: &TokenConfig) -> StoreResult<Swept> {
     Ok(Swept {
-        auth_requests: store
-            .write(move |c| store::auth_requests::delete_expired(c, now))
-            .await?,
-        codes: store
-            .write(move |c| store::codes::delete_expired(c, now - CODE_REPLAY_WINDOW_SECS))
-            .await?,
-        tokens: store
-            .write(move |c| store::tokens::delete_expired(c, now))
-            .await?,
-        grants: store
-            .write(move |c| store::grants::delete_expired(c, now))
-            .await?,
-        sessions: store
-            .write(move |c| store::sessions::delete_expired(c, now))
-            .await?,
-        signups: store
-            .write(move |c| store::signups::delete_expired(c, now))
-            .await?,
+        auth_requests: batches(store, move |c| {
+            store::auth_requests::delete_expired(c, now, BATCH)
+        })
+        .await?,
+        codes: batches(store, move |c| {
+            store::codes::delete_expired(c, now - CODE_REPLAY_WINDOW_SECS, BATCH)
+        })
+        .await?,
+        tokens: batches(store, move |c| store::tokens::delete_expired(c, now, BATCH)).await?,
+        grants: batches(store, move |c| store::grants::delete_expired(c, now, BATCH)).await?,
+        sessions: batches(store, move |c| {
+            store::sessions::delete_expired(c, now, BATCH)
+        })
+        .await?,
+        signups: batches(store, move |c| {
+            store::signups::delete_expired(c, now, BATCH)
+        })
+        .await?,
+        servers: batches(store, move |c| {
+            store::servers::delete_stale(c, now - STALE_SERVER_SECS, BATCH)
+        })
+        .await?,
         keys: store
             .write(move |c| store::keys::delete_expired(c, now))
             .await?,
     })
+}
+
+/// Run one batch delete per transaction until a batch comes back short.
+async fn batches<F>(store: &Store, f: F) -> StoreResult<usize>
+where
+    F: Fn(&mut store::AnyConnection) -> StoreResult<usize> + Clone + Send + 'static,
+{
+    let mut total = 0;
+    loop {
+        let n = store.write(f.clone()).await?;
+        total += n;
+        if (n as i64) < BATCH {
+            return Ok(total);
+        }
+        // Let requests that queued behind this batch go first.
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Sweep every `every` until the task is aborted.

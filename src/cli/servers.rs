@@ -1,4 +1,4 @@
-//! `servers list|show|forget`: the per-server app registry, for operators.
+//! `servers list|show|forget|reregister`: the per-server app registry, for operators.
 
 use clap::Subcommand;
 
@@ -14,6 +14,9 @@ pub enum ServersCmd {
     Show { host: String },
     /// Forget a server and its registered app; the next login starts afresh.
     Forget { host: String },
+    /// Register a new app on a known server now (after its admin removed
+    /// ours, or to pick up new scopes), replacing the stored one.
+    Reregister { host: String },
 }
 
 fn when(t: Option<i64>) -> String {
@@ -87,6 +90,29 @@ pub fn run(config: &Config, cmd: ServersCmd) -> anyhow::Result<()> {
             }
             println!("forgot {host}; the next login registers a new app there");
         }
+        ServersCmd::Reregister { host } => reregister(config, store, &host)?,
     }
+    Ok(())
+}
+
+fn reregister(config: &Config, store: crate::store::Store, host: &str) -> anyhow::Result<()> {
+    let h = host.to_string();
+    if store
+        .run_blocking(move |c| store::servers::get(c, &h))?
+        .is_none()
+    {
+        return Err(UsageError(format!("unknown server {host}")).into());
+    }
+    let sealer = std::sync::Arc::new(crate::app::load_sealer(config)?);
+    let clock = crate::clock::system();
+    let upstream =
+        crate::app::mastodon_upstream(config, &store, &sealer, &clock, &config.issuer())?;
+    let host = host.to_string();
+    let id = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move { upstream.reregister(&host).await })
+        .map_err(|e| anyhow::anyhow!("registration failed: {e}"))?;
+    println!("registered a new app (client_id {id}); logins use it from now on");
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::store::servers;
 use crate::upstream::UpstreamError;
 
 const SECRET_PURPOSE: &str = "mastodon-app-secret";
+/// Above this many first-contact locks, idle ones are dropped.
+const MAX_LOCKS: usize = 1024;
 /// How long a replica may hold the first-contact lease.
 const LEASE_SECS: i64 = 30;
 /// Waiters poll for the other replica's registration this often, this long.
@@ -91,6 +93,23 @@ impl MastodonUpstream {
             }
         }
         self.register_serialised(host, &scopes).await
+    }
+
+    /// For `servers reregister`: learn the server afresh (it may have been
+    /// upgraded) and register a new app in place of the stored one.
+    /// Returns the new app's client id.
+    pub async fn reregister(&self, host: &str) -> Result<String, UpstreamError> {
+        let (h, now) = (host.to_string(), self.clock.now());
+        self.store
+            .write(move |c| {
+                servers::expire_capabilities(c, &h, now)?;
+                servers::clear_app(c, &h, now)
+            })
+            .await
+            .map_err(store_error)?;
+        let caps = self.capabilities(host).await?;
+        let scopes = app_scopes(&caps, self.config.signup_allowed(host));
+        Ok(self.register_serialised(host, &scopes).await?.client_id)
     }
 
     /// A client-credentials token of `app` (with all its scopes).
@@ -171,6 +190,10 @@ impl MastodonUpstream {
 
     pub(crate) fn host_lock(&self, host: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_LOCKS && !map.contains_key(host) {
+            // Hosts are typed by strangers: drop the locks nobody holds.
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
         map.entry(host.to_string()).or_default().clone()
     }
 

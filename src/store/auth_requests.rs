@@ -48,6 +48,12 @@ pub fn take(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<Option<
     Ok(won.then_some(row))
 }
 
-pub fn delete_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
-    Ok(diesel::delete(a::auth_requests.filter(a::expires_at.le(now))).execute(conn)?)
+/// Up to `limit` expired rows (housekeeping deletes in batches).
+pub fn delete_expired(conn: &mut AnyConnection, now: i64, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<String> = a::auth_requests
+        .filter(a::expires_at.le(now))
+        .select(a::id)
+        .limit(limit)
+        .load(conn)?;
+    Ok(diesel::delete(a::auth_requests.filter(a::id.eq_any(&batch))).execute(conn)?)
 }

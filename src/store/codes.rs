@@ -68,6 +68,11 @@ pub fn redeem(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<Red
 }
 
 /// Codes are kept after use until `cutoff`, so a late replay is still detected.
-pub fn delete_expired(conn: &mut AnyConnection, cutoff: i64) -> StoreResult<usize> {
-    Ok(diesel::delete(c::codes.filter(c::expires_at.le(cutoff))).execute(conn)?)
+pub fn delete_expired(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<String> = c::codes
+        .filter(c::expires_at.le(cutoff))
+        .select(c::hash)
+        .limit(limit)
+        .load(conn)?;
+    Ok(diesel::delete(c::codes.filter(c::hash.eq_any(&batch))).execute(conn)?)
 }

@@ -65,10 +65,11 @@ pub fn revoke_for_session(
 }
 
 /// Remove grants that expired before `cutoff`, with their tokens.
-pub fn delete_expired(conn: &mut AnyConnection, cutoff: i64) -> StoreResult<usize> {
+pub fn delete_expired(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> StoreResult<usize> {
     let ids: Vec<String> = g::grants
         .filter(g::expires_at.le(cutoff))
         .select(g::id)
+        .limit(limit)
         .load(conn)?;
     if ids.is_empty() {
         return Ok(0);

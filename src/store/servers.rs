@@ -121,6 +121,17 @@ pub fn save_app(
     Ok(())
 }
 
+/// Make the next login learn the server's capabilities again.
+pub fn expire_capabilities(conn: &mut AnyConnection, host: &str, now: i64) -> StoreResult<()> {
+    diesel::update(s::servers.find(host))
+        .set((
+            s::capabilities_expires_at.eq(Some(now)),
+            s::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Forget the registered app (it was deleted upstream, or an operator asked).
 pub fn clear_app(conn: &mut AnyConnection, host: &str, now: i64) -> StoreResult<()> {
     diesel::update(s::servers.find(host))
@@ -204,6 +215,23 @@ pub fn record_error(
         .set((s::last_error.eq(message), s::last_error_at.eq(now)))
         .execute(conn)?;
     Ok(())
+}
+
+/// Rows that never became useful: no app, never a success, untouched since
+/// `cutoff` (mistyped or dead servers that failed on first contact).
+pub fn delete_stale(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<String> = s::servers
+        .filter(
+            s::app_client_id
+                .is_null()
+                .and(s::last_success_at.is_null())
+                .and(s::updated_at.le(cutoff))
+                .and(s::last_error_at.is_null().or(s::last_error_at.le(cutoff))),
+        )
+        .select(s::host)
+        .limit(limit)
+        .load(conn)?;
+    Ok(diesel::delete(s::servers.filter(s::host.eq_any(&batch))).execute(conn)?)
 }
 
 pub fn delete(conn: &mut AnyConnection, host: &str) -> StoreResult<bool> {

@@ -34,6 +34,11 @@ pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(s::sessions.find(id)).execute(conn)? == 1)
 }
 
-pub fn delete_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
-    Ok(diesel::delete(s::sessions.filter(s::expires_at.le(now))).execute(conn)?)
+pub fn delete_expired(conn: &mut AnyConnection, now: i64, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<String> = s::sessions
+        .filter(s::expires_at.le(now))
+        .select(s::id)
+        .limit(limit)
+        .load(conn)?;
+    Ok(diesel::delete(s::sessions.filter(s::id.eq_any(&batch))).execute(conn)?)
 }

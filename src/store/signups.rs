@@ -63,6 +63,11 @@ pub fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
     Ok(diesel::delete(s::signups.find(id)).execute(conn)? == 1)
 }
 
-pub fn delete_expired(conn: &mut AnyConnection, now: i64) -> StoreResult<usize> {
-    Ok(diesel::delete(s::signups.filter(s::expires_at.le(now))).execute(conn)?)
+pub fn delete_expired(conn: &mut AnyConnection, now: i64, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<String> = s::signups
+        .filter(s::expires_at.le(now))
+        .select(s::id)
+        .limit(limit)
+        .load(conn)?;
+    Ok(diesel::delete(s::signups.filter(s::id.eq_any(&batch))).execute(conn)?)
 }

@@ -87,6 +87,11 @@ pub fn revoke(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<boo
     )
 }
 
-pub fn delete_expired(conn: &mut AnyConnection, cutoff: i64) -> StoreResult<usize> {
-    Ok(diesel::delete(t::tokens.filter(t::expires_at.le(cutoff))).execute(conn)?)
+pub fn delete_expired(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<String> = t::tokens
+        .filter(t::expires_at.le(cutoff))
+        .select(t::hash)
+        .limit(limit)
+        .load(conn)?;
+    Ok(diesel::delete(t::tokens.filter(t::hash.eq_any(&batch))).execute(conn)?)
 }

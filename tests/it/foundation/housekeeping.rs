@@ -1,7 +1,8 @@
-//! Expired rows go; live ones stay; used codes linger for replay detection.
+//! Expired rows go; live ones stay; used codes linger for replay detection;
+//! big backlogs go in batches; server rows that never became useful go.
 
 use mastodon_oidc::config::TokenConfig;
-use mastodon_oidc::housekeeping::{CODE_REPLAY_WINDOW_SECS, sweep};
+use mastodon_oidc::housekeeping::{BATCH, CODE_REPLAY_WINDOW_SECS, STALE_SERVER_SECS, sweep};
 use mastodon_oidc::store::{
     self, auth_requests::AuthRequestRow, sessions::SessionRow, signups::SignupRow,
 };
@@ -11,6 +12,74 @@ use crate::support::{T0, TestDb};
 
 backend_tests! {
     sweep_removes_expired_rows_only => sweep_expired,
+    sweep_deletes_a_backlog_in_batches => sweep_in_batches,
+    sweep_forgets_servers_that_never_worked => sweep_stale_servers,
+}
+
+fn request(id: &str, expires_at: i64) -> AuthRequestRow {
+    AuthRequestRow {
+        id: id.into(),
+        client_id: "rp".into(),
+        request: "{}".into(),
+        server_host: None,
+        upstream_data: None,
+        created_at: T0,
+        expires_at,
+    }
+}
+
+async fn sweep_in_batches(db: TestDb) {
+    let s = db.store();
+    let backlog = 2 * BATCH as usize + 7;
+    s.write(move |c| {
+        for i in 0..backlog {
+            store::auth_requests::insert(c, &request(&format!("old-{i}"), T0 + 10))?;
+        }
+        store::auth_requests::insert(c, &request("live", T0 + 1000))
+    })
+    .await
+    .unwrap();
+    let commits = s.commits();
+    let swept = sweep(&s, T0 + 100, &TokenConfig::default()).await.unwrap();
+    assert_eq!(swept.auth_requests, backlog);
+    // Three batches for that table, one empty batch for each other one.
+    assert!(s.commits() - commits >= 3 + 7, "{}", s.commits() - commits);
+    assert!(
+        s.run(|c| store::auth_requests::get(c, "live", T0 + 100))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn sweep_stale_servers(db: TestDb) {
+    let s = db.store();
+    let old = T0 - STALE_SERVER_SECS - 10;
+    s.write(move |c| {
+        // A typo that failed on first contact long ago.
+        store::servers::record_error(c, "typo.example", "could not be reached", old)?;
+        // The same, but recently: an operator may still want to see it.
+        store::servers::record_error(c, "recent.example", "could not be reached", T0 - 60)?;
+        // A server with our app, idle for as long.
+        store::servers::ensure(c, "real.example", old)?;
+        store::servers::save_app(c, "real.example", "id", b"sealed", "profile", old)?;
+        // One that worked once and then failed.
+        store::servers::ensure(c, "flaky.example", old)?;
+        store::servers::record_success(c, "flaky.example", old)?;
+        store::servers::record_error(c, "flaky.example", "timeout", old)
+    })
+    .await
+    .unwrap();
+    let swept = sweep(&s, T0, &TokenConfig::default()).await.unwrap();
+    assert_eq!(swept.servers, 1);
+    let hosts: Vec<String> = s
+        .run(store::servers::list)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.host)
+        .collect();
+    assert_eq!(hosts, ["flaky.example", "real.example", "recent.example"]);
 }
 
 async fn sweep_expired(db: TestDb) {

@@ -282,11 +282,15 @@ async fn auth_requests(db: TestDb) {
             .is_none()
     );
     assert_eq!(
-        s.write(|c| ar::delete_expired(c, T0 + 11)).await.unwrap(),
+        s.write(|c| ar::delete_expired(c, T0 + 11, 100))
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        s.write(|c| ar::delete_expired(c, T0 + 11)).await.unwrap(),
+        s.write(|c| ar::delete_expired(c, T0 + 11, 100))
+            .await
+            .unwrap(),
         0
     );
 }
@@ -319,7 +323,9 @@ async fn codes(db: TestDb) {
         Redeem::Unknown
     );
     assert_eq!(
-        s.write(|c| cd::delete_expired(c, T0 + 60)).await.unwrap(),
+        s.write(|c| cd::delete_expired(c, T0 + 60, 100))
+            .await
+            .unwrap(),
         2
     );
 }
@@ -403,11 +409,15 @@ async fn grants_and_tokens(db: TestDb) {
         "idempotent"
     );
     assert_eq!(
-        s.write(|c| tk::delete_expired(c, T0 + 100)).await.unwrap(),
+        s.write(|c| tk::delete_expired(c, T0 + 100, 100))
+            .await
+            .unwrap(),
         4
     );
     assert_eq!(
-        s.write(|c| gr::delete_expired(c, T0 + 1000)).await.unwrap(),
+        s.write(|c| gr::delete_expired(c, T0 + 1000, 100))
+            .await
+            .unwrap(),
         3
     );
 }
@@ -517,7 +527,9 @@ async fn sessions(db: TestDb) {
             .is_none()
     );
     assert_eq!(
-        s.write(|c| se::delete_expired(c, T0 + 10)).await.unwrap(),
+        s.write(|c| se::delete_expired(c, T0 + 10, 100))
+            .await
+            .unwrap(),
         1
     );
     assert!(!s.write(|c| se::delete(c, "s1")).await.unwrap());
@@ -704,7 +716,9 @@ async fn signups(db: TestDb) {
         "taken once"
     );
     assert_eq!(
-        s.write(|c| su::delete_expired(c, T0 + 10)).await.unwrap(),
+        s.write(|c| su::delete_expired(c, T0 + 10, 100))
+            .await
+            .unwrap(),
         1
     );
     assert!(!s.write(|c| su::delete(c, "b")).await.unwrap());

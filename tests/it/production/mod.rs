@@ -5,4 +5,5 @@ mod database_down;
 mod lifecycle;
 mod limits;
 mod observability;
+mod servers_cli;
 mod upstream_down;
