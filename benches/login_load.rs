@@ -121,10 +121,8 @@ async fn service(url: &str, overrides: &Value, workers: usize) -> Service {
     config.workers = Some(workers);
     config.clients = vec![client()];
     config.upstream.allow_insecure = true;
-    // Every bench login is the same upstream account, and Mastodon hands the
-    // same token to concurrent logins of one account (Doorkeeper token reuse):
-    // revoking it after one login would break the next. Keep it instead.
-    config.upstream.keep_upstream_tokens = true;
+    // Every bench login is the same upstream account: the default delayed
+    // revocation (upstream.revoke_delay_secs) is what keeps them working.
     config.upstream.host_overrides = serde_json::from_value(overrides.clone()).unwrap();
     let state = app::build_state_with(
         config,

@@ -26,6 +26,9 @@ pub struct UpstreamConfig {
     pub capabilities_ttl_secs: i64,
     /// Keep the upstream access token (encrypted) instead of revoking it after login.
     pub keep_upstream_tokens: bool,
+    /// Revoke the upstream token this long after the login (0: at once);
+    /// see `mastodon::oauth::release_token` for why not at once.
+    pub revoke_delay_secs: u64,
     pub user_agent: Option<String>,
     /// Offer account creation on servers with open registrations (prompt=create).
     pub signup_enabled: bool,
@@ -49,6 +52,7 @@ impl Default for UpstreamConfig {
             breaker_open_secs: 30,
             capabilities_ttl_secs: 86_400,
             keep_upstream_tokens: false,
+            revoke_delay_secs: 30,
             user_agent: None,
             signup_enabled: true,
             signup_servers: Vec::new(),

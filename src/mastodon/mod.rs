@@ -210,9 +210,7 @@ impl MastodonUpstream {
         let identity = self
             .verify_credentials(server_host, handle_domain, &token)
             .await;
-        if !self.config.keep_upstream_tokens {
-            self.revoke(server_host, &app, &token).await;
-        }
+        self.release_token(server_host, &app, &token).await;
         Ok(self
             .settle_handle(
                 identity?,

@@ -155,6 +155,32 @@ impl MastodonUpstream {
         }
     }
 
+    /// We are done with an account token: revoke it, `revoke_delay_secs`
+    /// later. Mastodon (Doorkeeper) hands the same token to every code
+    /// exchange of one account and app while it is live, so revoking at
+    /// once can pull it from under a concurrent login of the same person
+    /// that has exchanged its code but not yet read the account. A delayed
+    /// revocation lost to a restart leaves a read-only token to expire.
+    pub(crate) async fn release_token(&self, host: &str, app: &App, token: &str) {
+        if self.config.keep_upstream_tokens {
+            return;
+        }
+        let delay = self.config.revoke_delay_secs;
+        if delay == 0 {
+            return self.revoke(host, app, token).await;
+        }
+        let (me, host, app, token) = (
+            self.clone(),
+            host.to_string(),
+            app.clone(),
+            token.to_string(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+            me.revoke(&host, &app, &token).await;
+        });
+    }
+
     /// Best effort: a failed revocation is logged, not shown.
     pub(crate) async fn revoke(&self, host: &str, app: &App, token: &str) {
         let form = [

@@ -265,7 +265,7 @@ impl MastodonUpstream {
         };
         match self.load_app(host).await {
             Ok(Some(app)) if app.client_id == p.client_id => {
-                self.revoke(host, &app, &p.token).await
+                self.release_token(host, &app, &p.token).await
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(host, error = %e, "cannot revoke the sign-up token"),

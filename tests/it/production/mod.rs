@@ -7,3 +7,4 @@ mod limits;
 mod observability;
 mod servers_cli;
 mod upstream_down;
+mod upstream_tokens;

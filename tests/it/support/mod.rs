@@ -88,6 +88,9 @@ pub fn test_config(db: &TestDb) -> Config {
     // The fixed clock never refills a bucket; the limits have their own
     // tests (`production/limits.rs`), which turn them back on.
     config.limits = mastodon_oidc::config::LimitsConfig::unlimited();
+    // Tests look at the upstream token right after a login; the delay has
+    // its own test (`production::upstream_tokens`).
+    config.upstream.revoke_delay_secs = 0;
     config
 }
 
