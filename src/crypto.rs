@@ -53,6 +53,17 @@ impl Sealer {
         Self::new(&[7u8; 32]).expect("32 bytes")
     }
 
+    /// A 256-bit value derived from the master secret for `purpose` and
+    /// `data` (HMAC-SHA256): stable for a given secret, unguessable without it.
+    pub fn derive(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.root);
+        ctx.update(format!("mastodon-oidc/derive/v1/{purpose}\0").as_bytes());
+        ctx.update(data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
     fn key(&self, purpose: &str) -> LessSafeKey {
         let tag = hmac::sign(
             &self.root,

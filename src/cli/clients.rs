@@ -37,6 +37,9 @@ pub enum ClientsCmd {
         /// Emit a synthetic, non-deliverable email claim.
         #[arg(long)]
         synthetic_email: bool,
+        /// Pairwise `sub` for this client's sector (the host of its redirect URIs).
+        #[arg(long)]
+        pairwise: bool,
         #[arg(long, default_value = "RS256")]
         alg: String,
     },
@@ -60,6 +63,7 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
             refresh_tokens,
             no_pkce,
             synthetic_email,
+            pairwise,
             alg,
         } => {
             let mut problems = vec![];
@@ -86,6 +90,13 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
             if !scopes.iter().any(|s| s == "openid") {
                 problems.push("--scope must include openid".into());
             }
+            let hosts: std::collections::BTreeSet<String> = redirect_uris
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
+                .collect();
+            if pairwise && hosts.len() != 1 {
+                problems.push("--pairwise needs redirect URIs on one host (its sector)".into());
+            }
             if !problems.is_empty() {
                 return Err(UsageError(problems.join("\n")).into());
             }
@@ -103,6 +114,7 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
                     refresh_tokens,
                     id_token_signed_response_alg: alg.unwrap_or_default(),
                     synthetic_email,
+                    pairwise_sector: pairwise.then(|| hosts.into_iter().next()).flatten(),
                     ..ClientSettings::default()
                 },
             };

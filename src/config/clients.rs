@@ -44,6 +44,20 @@ pub struct ClientConfig {
     /// Group name → members (`user@domain` or `*@domain`), emitted as `groups`.
     #[serde(default)]
     pub groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// `public` (one `sub` per person) or `pairwise` (a different `sub` per
+    /// sector, so relying parties cannot correlate people).
+    #[serde(default)]
+    pub subject_type: SubjectType,
+    /// The sector of a pairwise client; default: the host of its redirect URIs.
+    pub sector_identifier: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    #[default]
+    Public,
+    Pairwise,
 }
 
 fn yes() -> bool {
@@ -58,8 +72,30 @@ pub fn default_scopes() -> Vec<String> {
 }
 
 impl ClientConfig {
+    /// The sector of a pairwise client: the configured one, or the one host
+    /// all its redirect URIs share.
+    pub fn pairwise_sector(&self) -> Option<String> {
+        if self.subject_type != SubjectType::Pairwise {
+            return None;
+        }
+        if let Some(s) = &self.sector_identifier {
+            return Some(s.clone());
+        }
+        let hosts: std::collections::BTreeSet<String> = self
+            .redirect_uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
+            .collect();
+        (hosts.len() == 1).then(|| hosts.into_iter().next().unwrap_or_default())
+    }
+
     pub fn validate(&self, index: usize, problems: &mut Vec<String>) {
         let at = format!("clients[{index}] ({})", self.id);
+        if self.subject_type == SubjectType::Pairwise && self.pairwise_sector().is_none() {
+            problems.push(format!(
+                "{at}: a pairwise client with redirect URIs on several hosts needs sector_identifier"
+            ));
+        }
         if !valid_client_id(&self.id) {
             problems.push(format!(
                 "{at}: id must be 1 to 128 characters of letters, digits, '-', '_', '.'"
@@ -185,5 +221,28 @@ mod tests {
             crate::crypto::sha256(b"s3cret-s3cret-s3cret")
         );
         assert!(parse_secret_hash("md5:abc").is_none());
+    }
+
+    #[test]
+    fn a_pairwise_sector_is_the_one_redirect_host_or_must_be_named() {
+        let parse = |extra: &str| -> ClientConfig {
+            toml::from_str(&format!(
+                "id = \"c\"\nname = \"C\"\nredirect_uris = [\"https://a.example/cb\", \"https://a.example/other\"]\n{extra}"
+            ))
+            .unwrap()
+        };
+        assert_eq!(parse("").pairwise_sector(), None, "public by default");
+        let one_host = parse("subject_type = \"pairwise\"");
+        assert_eq!(one_host.pairwise_sector().as_deref(), Some("a.example"));
+        let mut two_hosts = one_host.clone();
+        two_hosts.redirect_uris.push("https://b.example/cb".into());
+        let mut problems = vec![];
+        two_hosts.validate(0, &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("sector_identifier")),
+            "{problems:?}"
+        );
+        two_hosts.sector_identifier = Some("example".into());
+        assert_eq!(two_hosts.pairwise_sector().as_deref(), Some("example"));
     }
 }

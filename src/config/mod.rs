@@ -11,8 +11,8 @@ mod upstream;
 use std::path::{Path, PathBuf};
 
 pub use clients::{
-    ClientConfig, default_scopes, format_secret_hash, parse_secret_hash, valid_client_id,
-    validate_redirect_uri,
+    ClientConfig, SubjectType, default_scopes, format_secret_hash, parse_secret_hash,
+    valid_client_id, validate_redirect_uri,
 };
 pub use limits::LimitsConfig;
 pub use secret::Secret;

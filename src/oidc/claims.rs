@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::clients::Client;
-use crate::crypto::sha256_b64url;
+use crate::crypto::{Sealer, b64url, sha256_b64url};
 use crate::upstream::Identity;
 
 /// `sub`: opaque, stable, unique per issuer. Derived from the API host that
@@ -16,6 +16,19 @@ use crate::upstream::Identity;
 /// survives a change of the master secret.
 pub fn subject(server_host: &str, account_id: &str) -> String {
     sha256_b64url(format!("mastodon-oidc/sub/v1\0{server_host}\0{account_id}").as_bytes())
+}
+
+/// The `sub` a client sees: the public subject, or for a pairwise client
+/// (OIDC Core §8.1) one derived from its sector and the public subject with
+/// a key from the master secret. Relying parties cannot correlate people
+/// across sectors, and nobody can compute it from the (public) account id.
+pub fn client_subject(public: &str, client: &Client, sealer: &Sealer) -> String {
+    match &client.settings.pairwise_sector {
+        None => public.to_string(),
+        Some(sector) => {
+            b64url(&sealer.derive("pairwise-sub", format!("{sector}\0{public}").as_bytes()))
+        }
+    }
 }
 
 /// What the scopes and the `claims` parameter grant, for one client.

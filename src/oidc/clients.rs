@@ -22,6 +22,8 @@ pub struct ClientSettings {
     pub signup: bool,
     /// Group name → members (`user@domain` or `*@domain`).
     pub groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// Pairwise `sub` (OIDC Core §8.1) for this sector; None: the public one.
+    pub pairwise_sector: Option<String>,
 }
 
 impl Default for ClientSettings {
@@ -35,6 +37,7 @@ impl Default for ClientSettings {
             denied_servers: vec![],
             signup: true,
             groups: Default::default(),
+            pairwise_sector: None,
         }
     }
 }
@@ -77,6 +80,7 @@ impl Client {
                 denied_servers: c.denied_servers.clone(),
                 signup: c.signup,
                 groups: c.groups.clone(),
+                pairwise_sector: c.pairwise_sector(),
             },
         }
     }

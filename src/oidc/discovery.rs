@@ -39,7 +39,7 @@ pub fn document(issuer: &str, f: &Features) -> Value {
         "issuer": issuer,
         "jwks_uri": url(paths::JWKS),
         "response_types_supported": ["code"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": Algorithm::ALL.map(|a| a.as_str()),
         "scopes_supported": f.scopes_supported,
         "claims_supported": f.claims_supported,

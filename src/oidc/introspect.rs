@@ -2,6 +2,7 @@
 //! about tokens issued to themselves: to anyone else every token is inactive,
 //! so introspection cannot be used to probe other clients' tokens.
 
+use crate::oidc::claims::client_subject;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -44,7 +45,7 @@ pub async fn introspect(
             "active": true,
             "scope": t.scope,
             "client_id": t.client_id,
-            "sub": t.sub,
+            "sub": client_subject(&t.sub, &client, &state.sealer),
             "exp": t.expires_at,
             "iat": t.created_at,
             "iss": state.issuer,

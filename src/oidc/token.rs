@@ -96,6 +96,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let ctx = Issuer {
         issuer: state.issuer.clone(),
         keys: state.keys.clone(),
+        sealer: state.sealer.clone(),
         ttl: state.config.tokens.clone(),
     };
     let keys = state.keys.clone();

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::claims::{ClaimRequest, user_claims};
+use super::claims::{ClaimRequest, client_subject, user_claims};
 use super::error::{ErrorCode, OAuthError};
 use super::respond::{bearer_error, no_store_json};
 use crate::app::AppState;
@@ -96,7 +96,7 @@ pub async fn userinfo(
     };
     let scopes: Vec<String> = t.scope.split(' ').map(str::to_string).collect();
     let claims = user_claims(
-        &t.sub,
+        &client_subject(&t.sub, &client, &state.sealer),
         &identity,
         &client,
         &ClaimRequest {

@@ -3,6 +3,7 @@
 //! chooser of a sign-up for `prompt=create`). Errors before the
 //! redirect URI is trusted are pages; after, redirects with `state` and `iss`.
 
+use crate::oidc::claims::client_subject;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -187,7 +188,9 @@ async fn single_sign_on(
     if let Some(raw) = &request.id_token_hint {
         // The hint names who the client expects; another person means no silent login.
         match hint::verify(state, raw) {
-            Some(claims) if claims["sub"].as_str() == Some(session.sub.as_str()) => {}
+            Some(claims)
+                if claims["sub"].as_str()
+                    == Some(client_subject(&session.sub, client, &state.sealer).as_str()) => {}
             _ => return Ok(None),
         }
     }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::Issuer;
 use crate::crypto::{random_token, sha256_b64url};
 use crate::keys::{Algorithm, KeyRing};
-use crate::oidc::claims::{ClaimRequest, user_claims};
+use crate::oidc::claims::{ClaimRequest, client_subject, user_claims};
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::id_token::{IdTokenInput, claims, sign};
@@ -109,7 +109,7 @@ pub fn issue(
         None
     };
     let user = user_claims(
-        &grant.sub,
+        &client_subject(&grant.sub, client, &ctx.sealer),
         &identity,
         client,
         &ClaimRequest {

@@ -22,5 +22,7 @@ pub(crate) fn invalid_grant(why: &str) -> crate::oidc::error::OAuthError {
 pub struct Issuer {
     pub issuer: String,
     pub keys: Arc<KeyRing>,
+    /// For pairwise subjects.
+    pub sealer: Arc<crate::crypto::Sealer>,
     pub ttl: TokenConfig,
 }

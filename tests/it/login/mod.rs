@@ -4,6 +4,7 @@
 mod flow;
 mod logout;
 pub mod mastodon;
+mod pairwise;
 mod replicas;
 mod resources;
 pub mod seed;
