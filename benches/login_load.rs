@@ -121,6 +121,8 @@ async fn service(url: &str, overrides: &Value, workers: usize) -> Service {
     config.workers = Some(workers);
     config.clients = vec![client()];
     config.upstream.allow_insecure = true;
+    // Every bench client is 127.0.0.1: per-IP limits would measure the limiter.
+    config.limits = mastodon_oidc::config::LimitsConfig::unlimited();
     // Every bench login is the same upstream account: the default delayed
     // revocation (upstream.revoke_delay_secs) is what keeps them working.
     config.upstream.host_overrides = serde_json::from_value(overrides.clone()).unwrap();

@@ -1,8 +1,9 @@
 //! The binary: everything lives in the library (`mastodon_oidc::cli`).
 
-// The service allocates many small, short-lived values per request across
-// worker and blocking-pool threads; mimalloc measured cheaper than glibc's
-// malloc there (benches/login_load.rs).
+// Many small, short-lived allocations per request across worker and
+// blocking-pool threads: mimalloc took about 5 % off the service CPU per
+// complete login against glibc's malloc (benches/login_load.rs, A/B in one
+// session); /token alone, dominated by signing, did not change.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
