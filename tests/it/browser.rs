@@ -64,12 +64,9 @@ async fn demo_login_in_headless_chromium() {
     }
     let db = TestDb::new(Backend::Sqlite).unwrap();
     let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44).interactive());
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     let app = TestApp::spawn_with(&db, move |c| {
-        c.upstream.host_overrides = overrides
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
+        c.upstream.host_overrides = overrides;
     })
     .await;
     let rules = format!("MAP {} 127.0.0.1:{}", fake.web_domain(), fake.port());
@@ -127,12 +124,9 @@ async fn demo_signup_in_headless_chromium() {
     }
     let db = TestDb::new(Backend::Sqlite).unwrap();
     let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     let app = TestApp::spawn_with(&db, move |c| {
-        c.upstream.host_overrides = overrides
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
+        c.upstream.host_overrides = overrides;
     })
     .await;
     let rules = format!("MAP {} 127.0.0.1:{}", fake.web_domain(), fake.port());

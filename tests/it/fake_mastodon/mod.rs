@@ -159,6 +159,14 @@ impl FakeMastodon {
     }
 
     /// Name → 127.0.0.1:PORT for both WEB_DOMAIN and LOCAL_DOMAIN.
+    /// The overrides as the service's `upstream.host_overrides` takes them.
+    pub fn override_map(&self) -> BTreeMap<String, String> {
+        self.host_overrides()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    }
+
     pub fn host_overrides(&self) -> BTreeMap<String, SocketAddr> {
         let st = self.st();
         let mut m = BTreeMap::new();

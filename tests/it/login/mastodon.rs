@@ -37,13 +37,10 @@ pub async fn spawn(db: &TestDb, fake: &FakeMastodon) -> TestApp {
 
 /// On a given address (a restart keeps its issuer).
 pub async fn spawn_at(db: &TestDb, fake: &FakeMastodon, addr: &str) -> TestApp {
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     TestApp::spawn_at(db, addr, move |c| {
         c.clients = vec![seed::client("rp")];
-        c.upstream.host_overrides = overrides
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
+        c.upstream.host_overrides = overrides;
     })
     .await
 }

@@ -32,6 +32,10 @@ fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&mastodon_oidc::crypto::decode_base64(payload).unwrap()).unwrap()
 }
 
+async fn json(rb: reqwest::RequestBuilder) -> Value {
+    rb.send().await.unwrap().json().await.unwrap()
+}
+
 /// The same authorization request, asking for `email` too.
 fn with_email(url: &str) -> String {
     let mut u = url::Url::parse(url).unwrap();
@@ -56,14 +60,8 @@ async fn login(app: &TestApp, b: &mut Browser, client: &str) -> (Value, Value) {
     let loc = if page.status == 303 {
         page.location()
     } else {
-        let up = b
-            .post(
-                &app.url("/login"),
-                &[
-                    ("request", &page.input("request")),
-                    ("handle", "@alice@social.test"),
-                ],
-            )
+        let up = app
+            .submit_handle(b, &page.input("request"), "@alice@social.test")
             .await;
         let st = query(&up.location(), "state").unwrap();
         b.get(&app.url(&format!("/callback/{HOST}?code=good&state={st}")))
@@ -71,21 +69,18 @@ async fn login(app: &TestApp, b: &mut Browser, client: &str) -> (Value, Value) {
             .location()
     };
     let code = query(&loc, "code").expect("a code");
-    let tokens: Value = http()
-        .post(app.url("/token"))
-        .basic_auth(client, Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = json(
+        http()
+            .post(app.url("/token"))
+            .basic_auth(client, Some(SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ]),
+    )
+    .await;
     let id = claims(tokens["id_token"].as_str().expect("an ID token"));
     (tokens, id)
 }
@@ -131,26 +126,15 @@ async fn pairwise(db: TestDb) {
     assert_eq!(again["sub"], sub_a.as_str());
     // The same in userinfo and introspection.
     let access = tokens_a["access_token"].as_str().unwrap();
-    let info: Value = http()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = json(http().get(app.url("/userinfo")).bearer_auth(access)).await;
     assert_eq!(info["sub"], sub_a.as_str());
-    let intro: Value = http()
-        .post(app.url("/introspect"))
-        .basic_auth("pw-a", Some(SECRET))
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let intro = json(
+        http()
+            .post(app.url("/introspect"))
+            .basic_auth("pw-a", Some(SECRET))
+            .form(&[("token", access)]),
+    )
+    .await;
     assert_eq!(intro["sub"], sub_a.as_str());
     // A hint with the pairwise sub names the person of the session.
     let hint = tokens_a["id_token"].as_str().unwrap();
@@ -167,14 +151,7 @@ async fn pairwise(db: TestDb) {
         "{}",
         silent.location()
     );
-    let doc: Value = http()
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = json(http().get(app.url("/.well-known/openid-configuration"))).await;
     assert_eq!(
         doc["subject_types_supported"],
         serde_json::json!(["public", "pairwise"])

@@ -138,6 +138,11 @@ pub fn authorize_url(
 
 /// Redeem a code at `base`/token as client `rp` (client_secret_post); the JSON answer.
 pub async fn redeem_at(base: &str, code: &str) -> serde_json::Value {
+    token_request(base, code).await.json().await.unwrap()
+}
+
+/// The token request for `code` as client `rp`, the response as it came.
+pub async fn token_request(base: &str, code: &str) -> reqwest::Response {
     crate::support::http()
         .post(format!("{base}/token"))
         .form(&[
@@ -149,9 +154,6 @@ pub async fn redeem_at(base: &str, code: &str) -> serde_json::Value {
             ("client_secret", SECRET),
         ])
         .send()
-        .await
-        .unwrap()
-        .json()
         .await
         .unwrap()
 }

@@ -26,16 +26,13 @@ async fn database_down_answers_503_and_recovers() {
     url.set_port(Some(plug.addr.port())).unwrap();
     let store = Store::connect(url.as_str(), 4, Duration::from_secs(5), false).unwrap();
     let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     let app = TestApp::spawn_on(
         &db,
         store,
         |c| {
             c.clients = vec![seed::client("rp")];
-            c.upstream.host_overrides = overrides
-                .into_iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect();
+            c.upstream.host_overrides = overrides;
         },
         None,
     )
@@ -60,14 +57,8 @@ async fn database_down_answers_503_and_recovers() {
     // Once the outage is known, a request waits a moment, not the 5 s
     // connect timeout, for its answer.
     let t = Instant::now();
-    let submitted = b
-        .post(
-            &app.url("/login"),
-            &[
-                ("request", &page.input("request")),
-                ("handle", "@alice@social.test"),
-            ],
-        )
+    let submitted = app
+        .submit_handle(&mut b, &page.input("request"), "@alice@social.test")
         .await;
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert_eq!(submitted.status, 503, "{}", submitted.body);
@@ -78,19 +69,7 @@ async fn database_down_answers_503_and_recovers() {
         "@alice@social.test",
         "nothing typed is lost"
     );
-    let token = http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", seed::REDIRECT),
-            ("code_verifier", seed::VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", seed::SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let token = seed::token_request(&app.issuer, &code).await;
     assert_eq!(token.status(), 503);
     let err: serde_json::Value = token.json().await.unwrap();
     assert_eq!(err["error"], "temporarily_unavailable");
@@ -117,14 +96,8 @@ async fn database_down_answers_503_and_recovers() {
     // the same form now goes on to the server.
     let tokens = seed::redeem(&app, &code).await;
     assert!(tokens["id_token"].is_string(), "{tokens}");
-    let again = b
-        .post(
-            &app.url("/login"),
-            &[
-                ("request", &submitted.input("request")),
-                ("handle", "@alice@social.test"),
-            ],
-        )
+    let again = app
+        .submit_handle(&mut b, &submitted.input("request"), "@alice@social.test")
         .await;
     assert_eq!(again.status, 303, "{}", again.body);
     assert!(

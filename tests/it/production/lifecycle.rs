@@ -53,14 +53,8 @@ async fn restart_mid_login(db: TestDb) {
     let addr = first.state.config.listen.clone();
     let mut b = Browser::default();
     let page = b.get(&seed::authorize_url(&first, "rp", &[])).await;
-    let up = b
-        .post(
-            &first.url("/login"),
-            &[
-                ("request", &page.input("request")),
-                ("handle", "@alice@social.test"),
-            ],
-        )
+    let up = first
+        .submit_handle(&mut b, &page.input("request"), "@alice@social.test")
         .await;
     assert_eq!(up.status, 303, "{}", up.body);
     // The person is at their server when the service restarts.

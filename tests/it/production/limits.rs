@@ -27,15 +27,7 @@ async fn spawn(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 async fn metric(app: &TestApp, needle: &str) -> bool {
-    let text = http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.contains(needle)
+    app.metrics().await.contains(needle)
 }
 
 async fn authorize_limit(db: TestDb) {
@@ -92,19 +84,7 @@ async fn token_limit(db: TestDb) {
         assert!(seed::redeem(&app, &code).await["id_token"].is_string());
     }
     let (code, _, _) = seed::code(&app.state.store, "rp", "openid", None);
-    let res = http()
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", seed::REDIRECT),
-            ("code_verifier", seed::VERIFIER),
-            ("client_id", "rp"),
-            ("client_secret", seed::SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = seed::token_request(&app.issuer, &code).await;
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "2");
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -121,18 +101,12 @@ async fn handle_form_limit(db: TestDb) {
     let page = b.get(&seed::authorize_url(&app, "rp", &[])).await;
     let request = page.input("request");
     // The first submission reaches the upstream (nothing answers: a clear error).
-    let first = b
-        .post(
-            &app.url("/login"),
-            &[("request", &request), ("handle", "@bob@nowhere.invalid")],
-        )
+    let first = app
+        .submit_handle(&mut b, &request, "@bob@nowhere.invalid")
         .await;
     assert_ne!(first.status, 429);
-    let second = b
-        .post(
-            &app.url("/login"),
-            &[("request", &request), ("handle", "@bob@nowhere.invalid")],
-        )
+    let second = app
+        .submit_handle(&mut b, &request, "@bob@nowhere.invalid")
         .await;
     assert_eq!(second.status, 429);
     assert_eq!(second.headers["retry-after"], "10");
@@ -154,14 +128,11 @@ async fn handle_form_limit(db: TestDb) {
 
 async fn first_contact_limit(db: TestDb) {
     let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     let app = spawn(&db, move |c| {
         // Two contacts at once, then one a minute.
         c.limits.first_contact_per_server = Limit::new(1, 2);
-        c.upstream.host_overrides = overrides
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
+        c.upstream.host_overrides = overrides;
     })
     .await;
     // The instance API fails once: discovery, a first contact, fails.
@@ -202,9 +173,5 @@ async fn first_contact_limit(db: TestDb) {
 }
 
 async fn submit(app: &TestApp, b: &mut Browser, request: &str) -> crate::support::browser::Page {
-    b.post(
-        &app.url("/login"),
-        &[("request", request), ("handle", "@alice@social.test")],
-    )
-    .await
+    app.submit_handle(b, request, "@alice@social.test").await
 }

@@ -7,7 +7,7 @@ use crate::backend_tests;
 use crate::fake_mastodon::{FakeConfig, FakeMastodon, Profile};
 use crate::login::{mastodon, seed};
 use crate::support::browser::Browser;
-use crate::support::{TestDb, http, logs};
+use crate::support::{TestDb, logs};
 
 backend_tests! {
     metrics_describe_real_logins => metrics_after_logins,
@@ -22,24 +22,11 @@ async fn metrics_after_logins(db: TestDb) {
     assert!(tokens["id_token"].is_string());
     let mut other = Browser::default();
     let page = other.get(&seed::authorize_url(&app, "rp", &[])).await;
-    let failed = other
-        .post(
-            &app.url("/login"),
-            &[
-                ("request", &page.input("request")),
-                ("handle", "@nobody@social.test"),
-            ],
-        )
+    let failed = app
+        .submit_handle(&mut other, &page.input("request"), "@nobody@social.test")
         .await;
     assert_eq!(failed.status, 400);
-    let text = http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for line in [
         r#"mastodon_oidc_logins_total{event="started",reason=""} 2"#,
         r#"mastodon_oidc_logins_total{event="completed",reason=""} 1"#,

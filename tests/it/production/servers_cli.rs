@@ -83,14 +83,8 @@ async fn servers_commands(db: TestDb) {
     // The running service picks up the new app on the next login.
     let mut b2 = Browser::default();
     let page = b2.get(&seed::authorize_url(&app, "rp", &[])).await;
-    let up = b2
-        .post(
-            &app.url("/login"),
-            &[
-                ("request", &page.input("request")),
-                ("handle", "@alice@social.test"),
-            ],
-        )
+    let up = app
+        .submit_handle(&mut b2, &page.input("request"), "@alice@social.test")
         .await;
     assert_eq!(up.status, 303, "{}", up.body);
     assert_eq!(

@@ -8,7 +8,7 @@ use crate::backend_tests;
 use crate::fake_mastodon::{FakeConfig, FakeMastodon, Profile};
 use crate::login::{mastodon, seed};
 use crate::support::browser::{Browser, Page};
-use crate::support::{TestApp, TestDb, http};
+use crate::support::{TestApp, TestDb};
 
 backend_tests! {
     dead_server_trips_its_breaker_and_spares_others => dead_server,
@@ -16,11 +16,7 @@ backend_tests! {
 }
 
 async fn spawn(db: &TestDb, fakes: &[&FakeMastodon], breaker_failures: u32) -> TestApp {
-    let overrides: Vec<(String, String)> = fakes
-        .iter()
-        .flat_map(|f| f.host_overrides())
-        .map(|(k, v)| (k, v.to_string()))
-        .collect();
+    let overrides: Vec<(String, String)> = fakes.iter().flat_map(|f| f.override_map()).collect();
     TestApp::spawn_with(db, move |c| {
         c.clients = vec![seed::client("rp")];
         c.upstream.host_overrides = overrides.into_iter().collect();
@@ -33,22 +29,7 @@ async fn spawn(db: &TestDb, fakes: &[&FakeMastodon], breaker_failures: u32) -> T
 
 async fn attempt(app: &TestApp, b: &mut Browser, handle: &str) -> Page {
     let page = b.get(&seed::authorize_url(app, "rp", &[])).await;
-    b.post(
-        &app.url("/login"),
-        &[("request", &page.input("request")), ("handle", handle)],
-    )
-    .await
-}
-
-async fn metrics(app: &TestApp) -> String {
-    http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.submit_handle(b, &page.input("request"), handle).await
 }
 
 async fn dead_server(db: TestDb) {
@@ -79,7 +60,7 @@ async fn dead_server(db: TestDb) {
         paused.body.contains(r#"value="@alice@social.test""#),
         "typed handle kept"
     );
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(
         text.contains(
             r#"mastodon_oidc_upstream_calls_total{outcome="connect",server="social.test"} 2"#
@@ -134,7 +115,7 @@ async fn slow_server(db: TestDb) {
         "{}",
         timed_out.body
     );
-    assert!(metrics(&app).await.contains(
+    assert!(app.metrics().await.contains(
         r#"mastodon_oidc_upstream_calls_total{outcome="timeout",server="social.test"} 1"#
     ));
 }

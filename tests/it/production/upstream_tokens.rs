@@ -16,13 +16,10 @@ backend_tests! {
 }
 
 async fn spawn(db: &TestDb, fake: &FakeMastodon, delay: u64) -> TestApp {
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     TestApp::spawn_with(db, move |c| {
         c.clients = vec![seed::client("rp")];
-        c.upstream.host_overrides = overrides
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
+        c.upstream.host_overrides = overrides;
         c.upstream.revoke_delay_secs = delay;
     })
     .await

@@ -28,13 +28,10 @@ pub async fn spawn(
     tweak: impl FnOnce(&mut Config),
 ) -> (TestApp, FakeMastodon) {
     let fake = FakeMastodon::start(fake.clock(FixedClock::new(T0)));
-    let overrides = fake.host_overrides();
+    let overrides = fake.override_map();
     let app = TestApp::spawn_with(db, move |c| {
         c.clients = vec![seed::client("rp")];
-        c.upstream.host_overrides = overrides
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
+        c.upstream.host_overrides = overrides;
         c.limits.signup_form = Limit::new(0, 0);
         tweak(c);
     })

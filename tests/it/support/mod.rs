@@ -183,6 +183,32 @@ impl TestApp {
         format!("{}{path}", self.issuer)
     }
 
+    /// Type `handle` into the handle page whose sealed request is `request`.
+    pub async fn submit_handle(
+        &self,
+        b: &mut browser::Browser,
+        request: &str,
+        handle: &str,
+    ) -> browser::Page {
+        b.post(
+            &self.url("/login"),
+            &[("request", request), ("handle", handle)],
+        )
+        .await
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        http()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;

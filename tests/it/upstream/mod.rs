@@ -40,11 +40,7 @@ pub struct Leg {
 pub fn upstream_config(db: &TestDb, fake: &FakeMastodon) -> UpstreamConfig {
     let mut cfg = test_config(db).upstream;
     assert!(cfg.allow_insecure);
-    cfg.host_overrides = fake
-        .host_overrides()
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect();
+    cfg.host_overrides = fake.override_map();
     cfg
 }
 
