@@ -32,10 +32,6 @@ use mastodon_oidc::keys::Algorithm;
 use mastodon_oidc::store::Store;
 use serde_json::{Value, json};
 
-// The allocator the service binary uses (src/main.rs).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const SECRET: &str = "bench-secret-bench-secret-bench-secret";
 const REDIRECT: &str = "https://rp.example/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

@@ -129,6 +129,19 @@ fn write_private_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The store of a one-shot command: no idle connections kept (see
+/// [`Store::connect_with`]).
+pub fn open_store_for_command(config: &Config) -> anyhow::Result<Store> {
+    Store::connect_with(
+        &config.database_url(),
+        config.database.pool_size.min(2),
+        0,
+        Duration::from_secs(config.database.connect_timeout_secs),
+        config.database.run_migrations,
+    )
+    .context("cannot open the database")
+}
+
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::connect(
         &config.database_url(),

@@ -50,7 +50,7 @@ pub enum ClientsCmd {
 }
 
 pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
-    let store = crate::app::open_store(config)?;
+    let store = crate::app::open_store_for_command(config)?;
     let now = crate::clock::system().now();
     match cmd {
         ClientsCmd::Add {

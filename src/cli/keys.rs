@@ -25,7 +25,7 @@ pub enum KeysCmd {
 }
 
 pub fn run(config: &Config, cmd: KeysCmd) -> anyhow::Result<()> {
-    let store = crate::app::open_store(config)?;
+    let store = crate::app::open_store_for_command(config)?;
     let sealer = crate::app::load_sealer(config)?;
     let now = crate::clock::system().now();
     match cmd {

@@ -119,7 +119,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 fn migrate(config: &Config) -> anyhow::Result<()> {
     let mut cfg = config.clone();
     cfg.database.run_migrations = false;
-    let store = crate::app::open_store(&cfg)?;
+    let store = crate::app::open_store_for_command(&cfg)?;
     let applied = store.migrate_blocking()?;
     if applied.is_empty() {
         println!("database is up to date");

@@ -34,7 +34,7 @@ fn software(s: &Server) -> String {
 }
 
 pub fn run(config: &Config, cmd: ServersCmd) -> anyhow::Result<()> {
-    let store = crate::app::open_store(config)?;
+    let store = crate::app::open_store_for_command(config)?;
     match cmd {
         ServersCmd::List => {
             println!("host\tsoftware\tapp\tlast_success\tlast_error");

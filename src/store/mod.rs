@@ -202,6 +202,20 @@ impl Store {
         timeout: Duration,
         migrate: bool,
     ) -> StoreResult<Self> {
+        Self::connect_with(url, pool_size, 1, timeout, migrate)
+    }
+
+    /// With `min_idle` connections kept open. A short-lived command wants 0:
+    /// r2d2 refills the idle set on background threads, and one still
+    /// connecting (TLS to PostgreSQL) when the process exits races the
+    /// library cleanup at exit and can crash it.
+    pub fn connect_with(
+        url: &str,
+        pool_size: u32,
+        min_idle: u32,
+        timeout: Duration,
+        migrate: bool,
+    ) -> StoreResult<Self> {
         let manager = AnyManager::new(url)?;
         let backend = manager.backend;
         if backend == Backend::Sqlite {
@@ -216,7 +230,7 @@ impl Store {
         let pool = r2d2::Pool::builder()
             .error_handler(Box::new(MarkDown(down.clone())))
             .max_size(pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             // A PostgreSQL connection may have died with the server; a
             // SQLite file cannot, so it skips the round trip per checkout.
             .test_on_check_out(backend == Backend::Postgres)
