@@ -2,6 +2,7 @@
 //! databases, shutdown and restarts, and the relying-party guides.
 
 mod database_down;
+mod guides;
 mod lifecycle;
 mod limits;
 mod observability;
