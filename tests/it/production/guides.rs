@@ -152,23 +152,17 @@ fn commands(block: &str) -> Vec<String> {
 /// `systemd-run --options` wrapper skipped. None for other programs.
 fn mastodon_oidc_argv(command: &str) -> Option<Vec<String>> {
     let words = shell_words(command);
-    let mut rest = words.iter().skip_while(|w| {
+    let assignment = |w: &&String| {
         w.split_once('=').is_some_and(|(k, _)| {
             !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
         })
-    });
-    let mut first = rest.next()?;
-    if first == "systemd-run" {
-        let mut r = rest.skip_while(|w| w.starts_with("--"));
-        first = r.next()?;
-        rest_to_vec(first, r)
-    } else {
-        rest_to_vec(first, rest)
+    };
+    let mut rest = words.iter().skip_while(assignment).peekable();
+    if rest.next_if(|w| *w == "systemd-run").is_some() {
+        while rest.next_if(|w| w.starts_with("--")).is_some() {}
     }
-}
-
-fn rest_to_vec<'a>(first: &str, rest: impl Iterator<Item = &'a String>) -> Option<Vec<String>> {
-    (first == "mastodon-oidc" || first.ends_with("/mastodon-oidc")).then(|| {
+    let program = rest.next()?;
+    (program == "mastodon-oidc" || program.ends_with("/mastodon-oidc")).then(|| {
         std::iter::once("mastodon-oidc".to_string())
             .chain(rest.cloned())
             .collect()
@@ -310,6 +304,13 @@ impl Guide {
             .collect()
     }
 
+    /// One `KEY = value` of the ```ini blocks, which the guide must set.
+    fn setting(&self, key: &str) -> String {
+        self.ini()
+            .remove(key)
+            .unwrap_or_else(|| panic!("{}: the ini snippet does not set {key}", self.file))
+    }
+
     /// The value in backticks after a bullet label, e.g. "- Scopes: `openid profile`".
     fn bullet(&self, label: &str) -> Option<String> {
         self.text.lines().find_map(|l| {
@@ -319,7 +320,7 @@ impl Guide {
         })
     }
 
-    /// A backticked value right after `phrase` anywhere in the prose.
+    /// The backticked value right after the first `phrase` in the guide.
     fn after(&self, phrase: &str) -> Option<String> {
         let i = self.text.find(phrase)? + phrase.len();
         let rest = self.text[i..].trim_start().strip_prefix('`')?;
@@ -379,7 +380,6 @@ fn claims_paragraph(text: &str, file: &str) -> BTreeSet<String> {
 /// What the relying party asks for, read from its side of the guide.
 fn rp_scopes(g: &Guide) -> Vec<String> {
     let ini = g.ini();
-    let flags = |p| g.flags(p);
     let raw = if let Some(s) = ini.get("scopes") {
         s.clone() // grafana.ini
     } else if let Some(s) = ini.get("OPENID_CONNECT_SCOPES") {
@@ -392,9 +392,9 @@ fn rp_scopes(g: &Guide) -> Vec<String> {
         );
         format!("openid {s}")
     } else if g.text.contains("oauth2-proxy \\") {
-        flags("oauth2-proxy")["scope"].clone()
+        g.flags("oauth2-proxy")["scope"].clone()
     } else if g.text.contains("occ user_oidc:provider") {
-        flags("occ")["scope"].clone()
+        g.flags("occ")["scope"].clone()
     } else {
         g.bullet("Scopes")
             .unwrap_or_else(|| panic!("{}: where are the relying party's scopes?", g.file))
@@ -734,14 +734,17 @@ async fn grafana_guide() {
     let g = Guide::load("grafana.md");
     let w = world(&g.client).await;
     let doc = w.discovery().await;
-    let ini = g.ini();
-    assert_eq!(ini["client_id"], g.client.id);
+    assert_eq!(g.setting("client_id"), g.client.id);
     for (key, endpoint) in [
         ("auth_url", "authorization_endpoint"),
         ("token_url", "token_endpoint"),
         ("api_url", "userinfo_endpoint"),
     ] {
-        assert_eq!(json!(w.here(&ini[key])), doc[endpoint], "grafana.ini {key}");
+        assert_eq!(
+            json!(w.here(&g.setting(key))),
+            doc[endpoint],
+            "grafana.ini {key}"
+        );
     }
     let mut alice = alice_logs_in(&w, &g, Auth::Basic).await;
     // Grafana's own checks: an email, else auth.oauth.email.missing; a login and a name.
@@ -751,23 +754,23 @@ async fn grafana_guide() {
         "login_attribute_path",
         "name_attribute_path",
     ] {
-        let v = claims(&alice, &ini[key]);
+        let path = g.setting(key);
+        let v = claims(&alice, &path);
         assert!(
             v.as_ref()
                 .and_then(Value::as_str)
                 .is_some_and(|s| !s.is_empty()),
-            "{key} = {} finds {v:?}",
-            ini[key]
+            "{key} = {path} finds {v:?}"
         );
     }
-    if ini["use_refresh_token"] == "true" {
+    if g.setting("use_refresh_token") == "true" {
         assert!(
             alice.tokens["refresh_token"].is_string(),
             "use_refresh_token needs one"
         );
     }
     // role_attribute_path, evaluated as Grafana would for these groups.
-    let role_path = &ini["role_attribute_path"];
+    let role_path = &g.setting("role_attribute_path");
     let role = |l: &Login| grafana_role(role_path, claims(l, "groups").unwrap_or(json!([])));
     for group in grafana_role_groups(role_path) {
         assert!(
@@ -795,7 +798,7 @@ async fn grafana_guide() {
     );
     assert_eq!(role(&carol), "Viewer");
     // signout_redirect_url, with the id_token_hint Grafana adds to it.
-    let mut out = url::Url::parse(&w.here(&ini["signout_redirect_url"])).unwrap();
+    let mut out = url::Url::parse(&w.here(&g.setting("signout_redirect_url"))).unwrap();
     assert_eq!(
         json!(format!("{}{}", w.app.issuer, out.path())),
         doc["end_session_endpoint"]
@@ -1042,14 +1045,13 @@ async fn gitea_guide() {
     assert!(!rp_sends_pkce(&g));
     let l = alice_logs_in(&w, &g, Auth::Basic).await;
     // Gitea's auto-registration: an email and a username, or the link page.
-    let ini = g.ini();
-    assert_eq!(ini["ENABLE_AUTO_REGISTRATION"], "true");
+    assert_eq!(g.setting("ENABLE_AUTO_REGISTRATION"), "true");
     let email = l.userinfo["email"].as_str().expect("an email");
     let nickname = l.userinfo["nickname"].as_str().unwrap();
     // NormalizeUserName cuts at "@": preferred_username gives the same name.
     let preferred = l.userinfo["preferred_username"].as_str().unwrap();
     assert_eq!(preferred.split('@').next().unwrap(), nickname);
-    let username = match ini["USERNAME"].as_str() {
+    let username = match g.setting("USERNAME").as_str() {
         "nickname" => nickname,
         "preferred_username" => preferred.split('@').next().unwrap(),
         other => panic!("USERNAME = {other}"),
@@ -1057,8 +1059,8 @@ async fn gitea_guide() {
     assert_eq!(username, "alice");
     // A synthetic address cannot confirm an account.
     assert!(email.ends_with(".invalid"));
-    assert_eq!(ini["REGISTER_EMAIL_CONFIRM"], "false");
-    assert_ne!(ini["ACCOUNT_LINKING"], "auto");
+    assert_eq!(g.setting("REGISTER_EMAIL_CONFIRM"), "false");
+    assert_ne!(g.setting("ACCOUNT_LINKING"), "auto");
     clients_add_matches_toml(&g);
     w.app.stop().await;
 }
