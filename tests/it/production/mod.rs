@@ -2,6 +2,7 @@
 //! databases, shutdown and restarts, and the relying-party guides.
 
 mod database_down;
+mod guides;
 mod home;
 mod lifecycle;
 mod limits;
