@@ -131,6 +131,10 @@ impl ClientConfig {
             (false, None, Some(h)) if parse_secret_hash(h).is_none() => problems.push(format!(
                 "{at}: secret_hash must look like sha256:<base64url>"
             )),
+            // The hash of nothing would let an empty client_secret in.
+            (false, None, Some(h)) if parse_secret_hash(h) == Some(crate::crypto::sha256(b"")) => {
+                problems.push(format!("{at}: secret_hash is the hash of an empty secret"))
+            }
             _ => {}
         }
         if !self.scopes.iter().any(|s| s == "openid") {
@@ -244,5 +248,20 @@ mod tests {
         );
         two_hosts.sector_identifier = Some("example".into());
         assert_eq!(two_hosts.pairwise_sector().as_deref(), Some("example"));
+    }
+
+    #[test]
+    fn the_hash_of_an_empty_secret_is_refused() {
+        let c: ClientConfig = toml::from_str(&format!(
+            "id = \"c\"\nname = \"C\"\nredirect_uris = [\"https://a.example/cb\"]\nsecret_hash = \"{}\"",
+            format_secret_hash("")
+        ))
+        .unwrap();
+        let mut problems = vec![];
+        c.validate(0, &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("empty secret")),
+            "{problems:?}"
+        );
     }
 }

@@ -344,6 +344,8 @@ fn apply_env(
     let mut vars: Vec<_> = env
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        // The `--config` flag's own variable, not a setting.
+        .filter(|(k, _)| k != "MASTODON_OIDC_CONFIG")
         .collect();
     vars.sort();
     for (key, raw) in vars {
@@ -422,6 +424,8 @@ mod tests {
                 ("MASTODON_OIDC_UPSTREAM__ALLOW_INSECURE", "true"),
                 ("MASTODON_OIDC_ISSUER", "http://localhost:9/"),
                 ("OTHER_VAR", "ignored"),
+                // The --config flag's variable is not a setting.
+                ("MASTODON_OIDC_CONFIG", "/etc/mastodon-oidc/config.toml"),
             ]),
         )
         .unwrap();
