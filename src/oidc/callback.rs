@@ -12,7 +12,7 @@ use super::authorize::endpoint::unavailable_page;
 use super::complete::{self, restart};
 use super::error::{ErrorCode, OAuthError};
 use super::pending::Stored;
-use super::respond::error_to_client;
+use super::respond::{error_link, error_to_client};
 use super::session::FLOW;
 use crate::app::AppState;
 use crate::crypto::sha256_b64url;
@@ -106,8 +106,7 @@ pub async fn callback(
                 _ => ErrorCode::AccessDenied,
             };
             let back = OAuthError::new(code, "the login at the upstream server failed");
-            let params = back.redirect_params(r.state.as_deref(), &state.issuer);
-            let back_url = back_link(&r.redirect_uri, &params);
+            let back_url = error_link(&r.redirect_uri, &back, r.state.as_deref(), &state.issuer);
             return pages::error(
                 status,
                 "The login did not work",
@@ -129,12 +128,4 @@ pub async fn callback(
     )
     .await
     .unwrap_or_else(|res| res)
-}
-
-/// The error redirect as a link a person can follow (query mode).
-fn back_link(redirect_uri: &str, params: &[(&str, String)]) -> Option<String> {
-    let mut url = url::Url::parse(redirect_uri).ok()?;
-    url.query_pairs_mut()
-        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
-    Some(url.to_string())
 }

@@ -80,3 +80,18 @@ pub fn error_to_client(
     let params = err.redirect_params(state, issuer);
     to_client(redirect_uri, mode, &params)
 }
+
+/// The error redirect as a link a person can follow from a page (query
+/// mode), for when the page must explain first.
+pub fn error_link(
+    redirect_uri: &str,
+    err: &OAuthError,
+    state: Option<&str>,
+    issuer: &str,
+) -> Option<String> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
+    let params = err.redirect_params(state, issuer);
+    url.query_pairs_mut()
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+    Some(url.to_string())
+}

@@ -14,7 +14,7 @@ use crate::oidc::authorize::endpoint::unavailable_page;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::pending::{Pending, Stored};
-use crate::oidc::respond::error_to_client;
+use crate::oidc::respond::{error_link, error_to_client};
 use crate::oidc::session::{FLOW, LAST_SERVER};
 use crate::store::{self, auth_requests::AuthRequestRow};
 use crate::upstream::{AccountRefusal, LoginInput, UpstreamError};
@@ -297,11 +297,23 @@ pub async fn resume(
         now,
         state.config.tokens.auth_request_ttl_secs,
     ) else {
+        // A genuine but old login still knows where it came from: offer the
+        // way back, so the application can start a fresh one.
+        let back = Pending::open_any_age(&state.sealer, sealed).and_then(|p| {
+            let err = OAuthError::new(ErrorCode::AccessDenied, "the login expired");
+            error_link(
+                &p.req.redirect_uri,
+                &err,
+                p.req.state.as_deref(),
+                &state.issuer,
+            )
+        });
         return Err(super::pages::error(
             StatusCode::BAD_REQUEST,
             "This login has expired",
             "Go back to the application and start the login again.",
-            None,
+            back.as_deref()
+                .map(|u| ("Start again at the application", u)),
         ));
     };
     if state.cookies.read(req, FLOW).as_deref() != Some(pending.binding.as_str()) {

@@ -13,6 +13,45 @@ use crate::support::{TestDb, http};
 backend_tests! {
     graceful_stop_finishes_requests_in_flight => graceful_stop,
     restart_mid_login_loses_nothing => restart_mid_login,
+    a_login_left_too_long_offers_the_way_back => expired_login,
+}
+
+async fn expired_login(db: TestDb) {
+    let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
+    let app = mastodon::spawn(&db, &fake).await;
+    let mut b = Browser::default();
+    let page = b.get(&seed::authorize_url(&app, "rp", &[])).await;
+    app.clock
+        .advance(app.state.config.tokens.auth_request_ttl_secs + 1);
+    let late = app
+        .submit_handle(&mut b, &page.input("request"), "@alice@social.test")
+        .await;
+    assert_eq!(late.status, 400);
+    assert!(
+        late.body.contains("This login has expired"),
+        "{}",
+        late.body
+    );
+    // The way back: the application's own redirect URI with an error it
+    // understands, its state and our issuer, so it can start a fresh login.
+    let start = late
+        .body
+        .find("href=\"https://rp.example/cb?")
+        .expect("a link back");
+    let href = &late.body[start + 6..];
+    let href = html_unescape(&href[..href.find('"').unwrap()]);
+    let back = url::Url::parse(&href).unwrap();
+    assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(query(&back, "iss").as_deref(), Some(app.issuer.as_str()));
+    assert!(fake.all_calls().is_empty(), "nothing went upstream");
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&#38;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#x3d;", "=")
 }
 
 async fn graceful_stop(db: TestDb) {
