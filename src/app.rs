@@ -132,20 +132,18 @@ fn write_private_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> 
 /// The store of a one-shot command: no idle connections kept (see
 /// [`Store::connect_with`]).
 pub fn open_store_for_command(config: &Config) -> anyhow::Result<Store> {
-    Store::connect_with(
-        &config.database_url(),
-        config.database.pool_size.min(2),
-        0,
-        Duration::from_secs(config.database.connect_timeout_secs),
-        config.database.run_migrations,
-    )
-    .context("cannot open the database")
+    open_store_sized(config, config.database.pool_size.min(2), 0)
 }
 
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::connect(
+    open_store_sized(config, config.database.pool_size, 1)
+}
+
+fn open_store_sized(config: &Config, pool_size: u32, min_idle: u32) -> anyhow::Result<Store> {
+    Store::connect_with(
         &config.database_url(),
-        config.database.pool_size,
+        pool_size,
+        min_idle,
         Duration::from_secs(config.database.connect_timeout_secs),
         config.database.run_migrations,
     )

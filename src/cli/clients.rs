@@ -90,11 +90,8 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
             if !scopes.iter().any(|s| s == "openid") {
                 problems.push("--scope must include openid".into());
             }
-            let hosts: std::collections::BTreeSet<String> = redirect_uris
-                .iter()
-                .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
-                .collect();
-            if pairwise && hosts.len() != 1 {
+            let sector = crate::config::single_host(&redirect_uris);
+            if pairwise && sector.is_none() {
                 problems.push("--pairwise needs redirect URIs on one host (its sector)".into());
             }
             if !problems.is_empty() {
@@ -114,7 +111,7 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
                     refresh_tokens,
                     id_token_signed_response_alg: alg.unwrap_or_default(),
                     synthetic_email,
-                    pairwise_sector: pairwise.then(|| hosts.into_iter().next()).flatten(),
+                    pairwise_sector: sector.filter(|_| pairwise),
                     ..ClientSettings::default()
                 },
             };

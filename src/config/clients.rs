@@ -81,12 +81,7 @@ impl ClientConfig {
         if let Some(s) = &self.sector_identifier {
             return Some(s.clone());
         }
-        let hosts: std::collections::BTreeSet<String> = self
-            .redirect_uris
-            .iter()
-            .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
-            .collect();
-        (hosts.len() == 1).then(|| hosts.into_iter().next().unwrap_or_default())
+        single_host(&self.redirect_uris)
     }
 
     pub fn validate(&self, index: usize, problems: &mut Vec<String>) {
@@ -190,6 +185,17 @@ fn is_loopback_host(url: &url::Url) -> bool {
 }
 
 /// `sha256:<base64url of 32 bytes>` → the digest.
+/// The one host all of `uris` share (a pairwise client's default sector).
+pub fn single_host(uris: &[String]) -> Option<String> {
+    let hosts: std::collections::BTreeSet<String> = uris
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string))
+        .collect();
+    (hosts.len() == 1)
+        .then(|| hosts.into_iter().next())
+        .flatten()
+}
+
 pub fn parse_secret_hash(text: &str) -> Option<[u8; 32]> {
     let raw = text.strip_prefix("sha256:")?;
     crate::crypto::decode_base64(raw)?.try_into().ok()

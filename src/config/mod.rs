@@ -11,7 +11,7 @@ mod upstream;
 use std::path::{Path, PathBuf};
 
 pub use clients::{
-    ClientConfig, SubjectType, default_scopes, format_secret_hash, parse_secret_hash,
+    ClientConfig, SubjectType, default_scopes, format_secret_hash, parse_secret_hash, single_host,
     valid_client_id, validate_redirect_uri,
 };
 pub use limits::LimitsConfig;

@@ -310,11 +310,6 @@ impl Store {
         }
     }
 
-    /// Did the last checkout fail?
-    pub fn is_down(&self) -> bool {
-        self.inner.down.load(Ordering::Relaxed)
-    }
-
     /// Apply pending migrations; returns the versions applied.
     pub fn migrate_blocking(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.conn()?;

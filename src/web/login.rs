@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256_b64url};
-use crate::oidc::authorize::endpoint::unavailable_page;
+use crate::oidc::authorize::endpoint::{DATABASE_DOWN, DATABASE_RETRY_SECS, unavailable_page};
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::pending::{Pending, Stored};
@@ -96,10 +96,7 @@ pub fn explain(e: &UpstreamError) -> (StatusCode, String) {
             StatusCode::FORBIDDEN,
             "Accounts on that server cannot log in here.".into(),
         ),
-        StorageUnavailable(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The login service cannot reach its database right now. Please try again in a minute.".into(),
-        ),
+        StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, DATABASE_DOWN.into()),
         Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side. Please try again.".into(),
@@ -152,14 +149,11 @@ pub async fn start(
             let mut res = page(state, client, &pending, typed, Some(&message), status);
             let retry = match e {
                 UpstreamError::RateLimited { retry_after_secs } => Some(retry_after_secs),
-                UpstreamError::StorageUnavailable(_) => Some(30),
+                UpstreamError::StorageUnavailable(_) => Some(DATABASE_RETRY_SECS),
                 _ => None,
             };
             if let Some(secs) = retry {
-                res.headers_mut().insert(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from(secs),
-                );
+                super::retry_after(&mut res, secs);
             }
             return res;
         }
@@ -273,10 +267,7 @@ pub async fn submit(
             Some(&msg),
             StatusCode::TOO_MANY_REQUESTS,
         );
-        res.headers_mut().insert(
-            actix_web::http::header::RETRY_AFTER,
-            actix_web::http::header::HeaderValue::from(secs),
-        );
+        super::retry_after(&mut res, secs);
         return res;
     }
     start(&state, &client, pending.clone(), typed).await

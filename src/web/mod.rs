@@ -15,6 +15,14 @@ use actix_web::HttpResponse;
 /// Headers every page carries: no framing, no inline script or style, no caching.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'";
 
+/// Tell the client when to come back (RFC 9110 §10.2.3).
+pub fn retry_after(res: &mut HttpResponse, secs: u64) {
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(secs),
+    );
+}
+
 /// An HTML page with the strict headers, or a plain 500 if rendering failed.
 pub fn html(rendered: Result<String, askama::Error>) -> HttpResponse {
     match rendered {

@@ -76,7 +76,7 @@ pub fn page(secs: u64) -> HttpResponse {
         &message,
         None,
     );
-    retry_after(&mut res, secs);
+    super::retry_after(&mut res, secs);
     res
 }
 
@@ -90,15 +90,8 @@ pub fn json(secs: u64) -> HttpResponse {
         .insert_header(("Cache-Control", "no-store"))
         .content_type("application/json")
         .body(body.to_string());
-    retry_after(&mut res, secs);
+    super::retry_after(&mut res, secs);
     res
-}
-
-fn retry_after(res: &mut HttpResponse, secs: u64) {
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string()) {
-        res.headers_mut()
-            .insert(actix_web::http::header::RETRY_AFTER, v);
-    }
 }
 
 fn wait_text(secs: u64) -> String {

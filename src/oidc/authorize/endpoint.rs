@@ -49,18 +49,20 @@ fn bad_request(message: &str) -> HttpResponse {
     )
 }
 
+/// What people read while the database is down, and when to come back.
+pub const DATABASE_DOWN: &str =
+    "The login service cannot reach its database right now. Please try again in a minute.";
+pub const DATABASE_RETRY_SECS: u64 = 30;
+
 pub fn unavailable_page(e: &StoreError) -> HttpResponse {
     tracing::error!(error = %e, "database unavailable");
     let mut res = pages::error(
         StatusCode::SERVICE_UNAVAILABLE,
         "Temporarily unavailable",
-        "The login service cannot reach its database right now. Please try again in a minute.",
+        DATABASE_DOWN,
         None,
     );
-    res.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        actix_web::http::header::HeaderValue::from_static("30"),
-    );
+    crate::web::retry_after(&mut res, DATABASE_RETRY_SECS);
     res
 }
 

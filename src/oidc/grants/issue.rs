@@ -42,13 +42,14 @@ impl Unsigned {
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot sign an ID token");
-                Err(OAuthError::new(
-                    ErrorCode::ServerError,
-                    "cannot sign the ID token",
-                ))
+                Err(cannot_sign())
             }
         }
     }
+}
+
+fn cannot_sign() -> OAuthError {
+    OAuthError::new(ErrorCode::ServerError, "cannot sign the ID token")
 }
 
 /// Insert the tokens and prepare the response; the caller signs it after
@@ -67,10 +68,7 @@ pub fn issue(
         .signer(client.settings.id_token_signed_response_alg)
     {
         tracing::error!(error = %e, "no signing key for the client's algorithm");
-        return Ok(Err(OAuthError::new(
-            ErrorCode::ServerError,
-            "cannot sign the ID token",
-        )));
+        return Ok(Err(cannot_sign()));
     }
     let Some(account) = store::accounts::get(conn, &grant.sub)? else {
         return Ok(Err(OAuthError::new(

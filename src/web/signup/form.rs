@@ -5,7 +5,6 @@
 //! sign-ups per half hour for this whole service.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
@@ -312,8 +311,7 @@ pub async fn submit(
             "Too many sign-up attempts from your network. Wait {wait} second(s), then try again."
         );
         let mut res = show(&[], Some(&msg), StatusCode::TOO_MANY_REQUESTS);
-        res.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait));
+        crate::web::retry_after(&mut res, wait);
         return res;
     }
     let account = NewAccount {
@@ -348,8 +346,7 @@ pub async fn submit(
                 retry_after_secs.div_ceil(60).max(1)
             );
             let mut res = show(&[], Some(&msg), StatusCode::TOO_MANY_REQUESTS);
-            res.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            crate::web::retry_after(&mut res, retry_after_secs);
             return res;
         }
         Err(SignupError::Failed(e)) => {

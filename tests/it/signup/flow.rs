@@ -7,7 +7,7 @@ use openidconnect::{AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, Scop
 
 use mastodon_oidc::clock::Clock;
 
-use super::{PASSWORD, confirm, sign_up, spawn, submit};
+use super::{PASSWORD, confirm, pick, sign_up, spawn, submit};
 use crate::backend_tests;
 use crate::fake_mastodon::{AccountState, FakeConfig, Profile, Registrations};
 use crate::login::seed::{self, REDIRECT};
@@ -51,15 +51,7 @@ async fn to_id_token(db: TestDb, profile: Profile) {
     let chooser = b.get(url.as_str()).await;
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     assert!(chooser.body.contains("Create a fediverse account"));
-    let form = b
-        .post(
-            &app.url("/signup"),
-            &[
-                ("request", &chooser.input("request")),
-                ("server", "social.test"),
-            ],
-        )
-        .await;
+    let form = pick(&app, &mut b, &chooser, "social.test").await;
     assert_eq!(form.status, 200, "{profile:?}: {}", form.body);
     assert!(
         form.body.contains("Be nice."),
@@ -177,15 +169,7 @@ async fn from_the_handle_page(db: TestDb) {
         .await;
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     assert_eq!(chooser.input("server"), "social.test", "prefilled");
-    let form = b
-        .post(
-            &app.url("/signup"),
-            &[
-                ("request", &chooser.input("request")),
-                ("server", "social.test"),
-            ],
-        )
-        .await;
+    let form = pick(&app, &mut b, &chooser, "social.test").await;
     let done = submit(&app, &mut b, &form, &[]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     let back = b.get(confirm(&fake, "carol").await.as_str()).await;

@@ -4,7 +4,7 @@
 
 use mastodon_oidc::ratelimit::Limit;
 
-use super::{choose, element, spawn, submit, tag};
+use super::{choose, element, pick, spawn, submit, tag};
 use crate::backend_tests;
 use crate::fake_mastodon::{FakeConfig, Profile, Registrations};
 use crate::support::TestDb;
@@ -269,15 +269,7 @@ async fn closed(db: TestDb) {
     assert_eq!(page.input("server"), "social.test", "kept to correct");
     assert_eq!(fake.count("POST", "/api/v1/accounts"), 0);
     // Something that is no server name at all.
-    let none = b
-        .post(
-            &app.url("/signup"),
-            &[
-                ("request", &page.input("request")),
-                ("server", "social.test/about"),
-            ],
-        )
-        .await;
+    let none = pick(&app, &mut b, &page, "social.test/about").await;
     assert!(none.status >= 400, "{}", none.body);
     assert!(
         element(&none.body, "server-error").is_some(),

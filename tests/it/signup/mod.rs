@@ -51,9 +51,14 @@ pub async fn choose(app: &TestApp, b: &mut Browser, extra: &[(&str, &str)], serv
         "{}",
         chooser.body
     );
+    pick(app, b, &chooser, server).await
+}
+
+/// Choose `server` on the chooser `page`.
+pub async fn pick(app: &TestApp, b: &mut Browser, page: &Page, server: &str) -> Page {
     b.post(
         &app.url("/signup"),
-        &[("request", &chooser.input("request")), ("server", server)],
+        &[("request", &page.input("request")), ("server", server)],
     )
     .await
 }

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{choose, sign_up, spawn, submit};
+use super::{choose, pick, sign_up, spawn, submit};
 use crate::backend_tests;
 use crate::fake_mastodon::{FakeConfig, Profile};
 use crate::login::seed;
@@ -103,15 +103,7 @@ async fn listed_servers(db: TestDb) {
         "{}",
         chooser.body
     );
-    let other = b
-        .post(
-            &app.url("/signup"),
-            &[
-                ("request", &chooser.input("request")),
-                ("server", "elsewhere.test"),
-            ],
-        )
-        .await;
+    let other = pick(&app, &mut b, &chooser, "elsewhere.test").await;
     assert_eq!(other.status, 403, "{}", other.body);
     assert!(
         other
@@ -119,15 +111,7 @@ async fn listed_servers(db: TestDb) {
             .contains("Sign-up on that server is not offered here")
     );
     assert!(fake.all_calls().is_empty(), "refused before any request");
-    let form = b
-        .post(
-            &app.url("/signup"),
-            &[
-                ("request", &chooser.input("request")),
-                ("server", "social.test"),
-            ],
-        )
-        .await;
+    let form = pick(&app, &mut b, &chooser, "social.test").await;
     assert_eq!(form.status, 200, "{}", form.body);
     app.stop().await;
     // A client that takes accounts from other servers only.
@@ -155,15 +139,7 @@ async fn csrf(db: TestDb) {
     let form = choose(&app, &mut b, &[], "social.test").await;
     // The chooser and the form from another browser (no flow cookie) are refused.
     let mut other = Browser::default();
-    let res = other
-        .post(
-            &app.url("/signup"),
-            &[
-                ("request", &form.input("request")),
-                ("server", "social.test"),
-            ],
-        )
-        .await;
+    let res = pick(&app, &mut other, &form, "social.test").await;
     assert_eq!(res.status, 403);
     let res = submit(&app, &mut other, &form, &[]).await;
     assert_eq!(res.status, 403, "{}", res.body);
