@@ -168,9 +168,16 @@ pub async fn build_state_with(
         .await
         .context("cannot load signing keys")?;
     let issuer = config.issuer();
-    let mut clients = Registry::new(config.clients.iter().map(Client::from_config).collect());
+    let alg = config.signing.algorithm;
+    let mut clients = Registry::new(
+        config
+            .clients
+            .iter()
+            .map(|c| Client::from_config(c, alg))
+            .collect(),
+    );
     if config.is_development() {
-        clients.add_configured(pages::demo::client(&issuer));
+        clients.add_configured(pages::demo::client(&issuer, alg));
     }
     let doc = discovery::document(&issuer, &features(&config));
     let metrics = Arc::new(Metrics::new());

@@ -40,8 +40,9 @@ pub enum ClientsCmd {
         /// Pairwise `sub` for this client's sector (the host of its redirect URIs).
         #[arg(long)]
         pairwise: bool,
-        #[arg(long, default_value = "RS256")]
-        alg: String,
+        /// ID-token algorithm (default: `signing.algorithm`).
+        #[arg(long)]
+        alg: Option<String>,
     },
     /// List clients (configuration and database).
     List,
@@ -78,7 +79,10 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
                     problems.push(format!("redirect URI {uri:?} {why}"));
                 }
             }
-            let alg = Algorithm::parse(&alg);
+            let alg = match alg {
+                None => Some(config.signing.algorithm),
+                Some(a) => Algorithm::parse(&a),
+            };
             if alg.is_none() {
                 problems.push("--alg must be RS256, ES256 or EdDSA".into());
             }
@@ -109,7 +113,7 @@ pub fn run(config: &Config, cmd: ClientsCmd) -> anyhow::Result<()> {
                 settings: ClientSettings {
                     require_pkce: public || !no_pkce,
                     refresh_tokens,
-                    id_token_signed_response_alg: alg.unwrap_or_default(),
+                    id_token_signed_response_alg: alg.unwrap_or(config.signing.algorithm),
                     synthetic_email,
                     pairwise_sector: sector.filter(|_| pairwise),
                     ..ClientSettings::default()

@@ -15,8 +15,9 @@ pub enum KeysCmd {
     /// `signing.publish_before_use_secs`; the old one stays published until
     /// every token it signed has expired.
     Rotate {
-        #[arg(long, default_value = "RS256")]
-        alg: String,
+        /// Default: `signing.algorithm`.
+        #[arg(long)]
+        alg: Option<String>,
         /// Sign with the new key at once (after a key compromise). Relying
         /// parties that cached the JWKS will reject tokens until they re-fetch.
         #[arg(long)]
@@ -53,8 +54,11 @@ pub fn run(config: &Config, cmd: KeysCmd) -> anyhow::Result<()> {
             }
         }
         KeysCmd::Rotate { alg, now: at_once } => {
-            let alg = Algorithm::parse(&alg)
-                .ok_or_else(|| UsageError("--alg must be RS256, ES256 or EdDSA".into()))?;
+            let alg = match alg {
+                None => config.signing.algorithm,
+                Some(a) => Algorithm::parse(&a)
+                    .ok_or_else(|| UsageError("--alg must be RS256, ES256 or EdDSA".into()))?,
+            };
             let keep = config.tokens.longest_signed_lifetime() + config.signing.clock_skew_secs;
             let row = keys::rotate(
                 &store,

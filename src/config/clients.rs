@@ -27,8 +27,8 @@ pub struct ClientConfig {
     /// Issue refresh tokens without `offline_access`.
     #[serde(default)]
     pub refresh_tokens: bool,
-    #[serde(default)]
-    pub id_token_signed_response_alg: Algorithm,
+    /// The ID-token algorithm; None: `signing.algorithm`.
+    pub id_token_signed_response_alg: Option<Algorithm>,
     /// Emit a non-deliverable synthetic `email` (with `email_verified=false`).
     #[serde(default)]
     pub synthetic_email: bool,

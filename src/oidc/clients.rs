@@ -57,7 +57,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn from_config(c: &ClientConfig) -> Self {
+    /// `default_alg` (`signing.algorithm`) signs unless the client names another.
+    pub fn from_config(c: &ClientConfig, default_alg: Algorithm) -> Self {
         let secret_hash = match (&c.secret, &c.secret_hash) {
             (Some(s), _) => Some(sha256(s.expose().as_bytes())),
             (None, Some(h)) => parse_secret_hash(h),
@@ -74,7 +75,7 @@ impl Client {
             settings: ClientSettings {
                 require_pkce: c.require_pkce || c.public,
                 refresh_tokens: c.refresh_tokens,
-                id_token_signed_response_alg: c.id_token_signed_response_alg,
+                id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(default_alg),
                 synthetic_email: c.synthetic_email,
                 allowed_servers: c.allowed_servers.clone(),
                 denied_servers: c.denied_servers.clone(),
@@ -226,6 +227,22 @@ mod tests {
         assert!(c.groups_for("bob@example.social").is_empty());
         assert!(c.groups_for("alice@evil-example.social").is_empty());
         assert!(c.groups_for("mallory@notops.example").is_empty());
+    }
+
+    #[test]
+    fn a_client_without_an_algorithm_gets_the_configured_one() {
+        let mut c: ClientConfig = toml::from_str(
+            "id = \"c\"\nname = \"C\"\nredirect_uris = [\"https://rp.example/cb\"]\nsecret = \"0123456789abcdef\"",
+        )
+        .unwrap();
+        let alg = |c: &ClientConfig| {
+            Client::from_config(c, Algorithm::EdDSA)
+                .settings
+                .id_token_signed_response_alg
+        };
+        assert_eq!(alg(&c), Algorithm::EdDSA);
+        c.id_token_signed_response_alg = Some(Algorithm::ES256);
+        assert_eq!(alg(&c), Algorithm::ES256);
     }
 
     #[test]

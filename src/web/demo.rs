@@ -17,8 +17,9 @@ pub const CLIENT_ID: &str = "demo";
 const COOKIE: &str = "demo_flow";
 const SEAL: &str = "demo-flow";
 
-/// The demo client, registered automatically in development mode.
-pub fn client(issuer: &str) -> Client {
+/// The demo client, registered automatically in development mode; it gets
+/// ID tokens signed with `alg` (`signing.algorithm`).
+pub fn client(issuer: &str, alg: crate::keys::Algorithm) -> Client {
     Client {
         id: CLIENT_ID.into(),
         name: "Demo relying party".into(),
@@ -27,7 +28,10 @@ pub fn client(issuer: &str) -> Client {
         secret_hash: None,
         public: true,
         scopes: vec!["openid".into(), "profile".into()],
-        settings: ClientSettings::default(),
+        settings: ClientSettings {
+            id_token_signed_response_alg: alg,
+            ..ClientSettings::default()
+        },
     }
 }
 

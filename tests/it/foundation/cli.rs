@@ -261,3 +261,47 @@ fn keys_list_and_rotate() {
     let bad = run(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Without `--alg`, `keys rotate` and `clients add` take `signing.algorithm`.
+#[test]
+fn commands_default_to_the_configured_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let eddsa = [("MASTODON_OIDC_SIGNING__ALGORITHM", "EdDSA")];
+    let rotate = run(dir.path(), &["keys", "rotate"], &eddsa);
+    assert!(rotate.status.success(), "{}", text(&rotate));
+    assert!(
+        text(&rotate).starts_with("new EdDSA key"),
+        "{}",
+        text(&rotate)
+    );
+    let add = run(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--id",
+            "wiki",
+            "--name",
+            "Wiki",
+            "--redirect-uri",
+            "https://wiki.example/cb",
+        ],
+        &eddsa,
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data/mastodon-oidc.sqlite3").display()
+    );
+    let store =
+        mastodon_oidc::store::Store::connect(&url, 1, Duration::from_secs(5), false).unwrap();
+    let row = store
+        .run_blocking(|c| mastodon_oidc::store::clients::get(c, "wiki"))
+        .unwrap()
+        .unwrap();
+    let client = mastodon_oidc::oidc::clients::Client::from_row(&row).unwrap();
+    assert_eq!(
+        client.settings.id_token_signed_response_alg,
+        mastodon_oidc::keys::Algorithm::EdDSA
+    );
+}

@@ -9,12 +9,14 @@ use mastodon_oidc::crypto::Sealer;
 use mastodon_oidc::keys::{self, Algorithm, KeyError, KeyRing};
 
 use crate::backend_tests;
-use crate::support::{T0, TestDb};
+use crate::login::seed;
+use crate::support::{T0, TestApp, TestDb, http};
 
 backend_tests! {
     keys_are_generated_once_and_shared_by_replicas => shared_by_replicas,
     rotation_publishes_before_signing_and_keeps_the_old_key => rotation,
     tokens_verify_with_jsonwebtoken_for_every_algorithm => verify_every_alg,
+    signing_algorithm_signs_id_tokens_from_the_token_endpoint => configured_algorithm,
 }
 
 async fn ring(db: &TestDb, clock: &Arc<FixedClock>) -> KeyRing {
@@ -147,4 +149,70 @@ async fn verify_every_alg(db: TestDb) {
             .is_err()
         );
     }
+}
+
+/// `signing.algorithm` (here from the environment) signs the ID tokens of
+/// clients that name no algorithm; one that names its own keeps it.
+async fn configured_algorithm(db: TestDb) {
+    let env = [(
+        "MASTODON_OIDC_SIGNING__ALGORITHM".to_string(),
+        "ES256".to_string(),
+    )];
+    let signing = mastodon_oidc::config::Config::load(None, env)
+        .unwrap()
+        .signing;
+    assert_eq!(signing.algorithm, Algorithm::ES256);
+    let mut pinned = seed::client("pinned");
+    pinned.id_token_signed_response_alg = Some(Algorithm::RS256);
+    let app = TestApp::spawn_with(&db, |c| {
+        c.signing = signing;
+        c.clients = vec![seed::client("rp"), pinned];
+    })
+    .await;
+    let jwks: JwkSet = http()
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (code, _, _) = seed::code(&app.state.store, "rp", "openid", Some("n-1"));
+    let tokens = seed::redeem(&app, &code).await;
+    let id_token = tokens["id_token"].as_str().expect("an ID token");
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the signing key is in the JWKS");
+    let mut v = Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&["rp"]);
+    v.validate_exp = false;
+    jsonwebtoken::decode::<serde_json::Value>(id_token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .expect("verifies with the published ES256 key");
+
+    let (code, _, _) = seed::code(&app.state.store, "pinned", "openid", None);
+    let res: serde_json::Value = http()
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", seed::REDIRECT),
+            ("code_verifier", seed::VERIFIER),
+            ("client_id", "pinned"),
+            ("client_secret", seed::SECRET),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(res["id_token"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        header.alg,
+        jsonwebtoken::Algorithm::RS256,
+        "the client's own choice"
+    );
+    app.stop().await;
 }

@@ -647,7 +647,12 @@ fn check_promised(g: &Guide, l: &Login, server: &str, account_id: &str, handle: 
             "nickname" => a == &json!(username),
             "fediverse_handle" => a == &json!(format!("@{handle}")),
             "fediverse_server" => a == &json!(server),
-            "groups" => a == &json!(Client::from_config(&g.client).groups_for(handle)),
+            "groups" => {
+                a == &json!(
+                    Client::from_config(&g.client, mastodon_oidc::keys::Algorithm::RS256)
+                        .groups_for(handle)
+                )
+            }
             "bot" => a == &json!(false),
             "picture" | "profile" | "fediverse_actor" => {
                 a.as_str().is_some_and(|u| u.starts_with("http"))
@@ -690,7 +695,7 @@ fn clients_add_matches_toml(g: &Guide) {
         .unwrap()
         .expect("the client was stored");
     let mut stored = Client::from_row(&row).unwrap();
-    let mut configured = Client::from_config(&g.client);
+    let mut configured = Client::from_config(&g.client, mastodon_oidc::keys::Algorithm::RS256);
     assert!(stored.secret_hash.is_some());
     stored.secret_hash = None;
     configured.secret_hash = None;
