@@ -42,8 +42,11 @@ impl Prepared {
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    /// The issuer without a trailing slash, byte for byte as in `iss`.
+    /// The issuer exactly as configured, byte for byte as in `iss`; build
+    /// URLs below it with [`AppState::url`].
     pub issuer: String,
+    /// The issuer's path (`""` at the root); routes answer below it too.
+    pub base_path: String,
     pub store: Store,
     pub keys: Arc<KeyRing>,
     pub sealer: Arc<Sealer>,
@@ -59,6 +62,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The absolute URL of one of our paths (`/token`, `/demo/callback`).
+    pub fn url(&self, path: &str) -> String {
+        discovery::endpoint(&self.issuer, path)
+    }
+
     /// A relying party by id, from configuration or the database.
     pub async fn client(&self, id: &str) -> crate::store::StoreResult<Option<Client>> {
         // Configured clients answer without a trip to the blocking pool.
@@ -189,6 +197,7 @@ pub async fn build_state_with(
         cookies: Cookies::for_issuer(&issuer),
         discovery: Prepared::new(serde_json::to_vec(&doc)?),
         config: Arc::new(config),
+        base_path: discovery::base_path(&issuer),
         issuer,
         store,
         keys: Arc::new(keys),
@@ -360,11 +369,16 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
             .unwrap_or(2)
     });
     let data = web::Data::new(state.clone());
+    let base = state.base_path.clone();
     let server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new()
             .app_data(data.clone())
-            .wrap(actix_web::middleware::from_fn(pages::observe::observe))
-            .configure(routes)
+            .wrap(actix_web::middleware::from_fn(pages::prefix::prefix))
+            .wrap(actix_web::middleware::from_fn(pages::observe::observe));
+        if !base.is_empty() {
+            app = app.service(web::scope(&base).configure(routes));
+        }
+        app.configure(routes)
     })
     .workers(workers)
     .shutdown_timeout(30)

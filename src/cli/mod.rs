@@ -106,7 +106,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(
             issuer = %state.issuer,
             listen = %running.addr,
-            discovery = %format!("{}/.well-known/openid-configuration", state.issuer),
+            discovery = %state.url(crate::oidc::discovery::paths::DISCOVERY),
             backend = ?state.store.backend(),
             "mastodon-oidc is ready"
         );

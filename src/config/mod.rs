@@ -234,10 +234,12 @@ impl Config {
         self.mode() == Mode::Development
     }
 
-    /// The issuer, with the development default derived from the listen address.
+    /// The issuer exactly as configured (relying parties compare it byte for
+    /// byte, trailing slash included), or the development default derived
+    /// from the listen address.
     pub fn issuer(&self) -> String {
         match &self.issuer {
-            Some(i) => i.trim_end_matches('/').to_string(),
+            Some(i) => i.clone(),
             None => format!("http://{}", self.listen),
         }
     }
@@ -431,7 +433,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.database.pool_size, 3);
         assert!(c.upstream.allow_insecure);
-        assert_eq!(c.issuer(), "http://localhost:9");
+        assert_eq!(c.issuer(), "http://localhost:9/", "exactly as given");
     }
 
     #[test]

@@ -33,8 +33,22 @@ pub struct Features {
     pub scopes_supported: Vec<&'static str>,
 }
 
+/// `path` (from [`paths`]) below the issuer: one slash between them whether
+/// or not the issuer ends in one.
+pub fn endpoint(issuer: &str, path: &str) -> String {
+    format!("{}{path}", issuer.trim_end_matches('/'))
+}
+
+/// The path part of the issuer without its trailing slash (`""` at the root):
+/// the routes are mounted below it as well as at `/`.
+pub fn base_path(issuer: &str) -> String {
+    url::Url::parse(issuer)
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default()
+}
+
 pub fn document(issuer: &str, f: &Features) -> Value {
-    let url = |p: &str| format!("{issuer}{p}");
+    let url = |p: &str| endpoint(issuer, p);
     let mut doc = json!({
         "issuer": issuer,
         "jwks_uri": url(paths::JWKS),
@@ -43,7 +57,8 @@ pub fn document(issuer: &str, f: &Features) -> Value {
         "id_token_signing_alg_values_supported": Algorithm::ALL.map(|a| a.as_str()),
         "scopes_supported": f.scopes_supported,
         "claims_supported": f.claims_supported,
-        "service_documentation": "https://github.com/mastodon-oidc/mastodon-oidc#readme",
+        // The home page: what the service is, for developers of relying parties.
+        "service_documentation": url("/"),
     });
     let o = doc.as_object_mut().expect("object");
     let mut add = |k: &str, v: Value| {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::crypto::{b64url, random_token, sha256};
 use crate::oidc::clients::{Client, ClientSettings};
+use crate::oidc::discovery::endpoint;
 
 pub const CLIENT_ID: &str = "demo";
 const COOKIE: &str = "demo_flow";
@@ -23,8 +24,8 @@ pub fn client(issuer: &str, alg: crate::keys::Algorithm) -> Client {
     Client {
         id: CLIENT_ID.into(),
         name: "Demo relying party".into(),
-        redirect_uris: vec![format!("{issuer}/demo/callback")],
-        post_logout_redirect_uris: vec![format!("{issuer}/")],
+        redirect_uris: vec![endpoint(issuer, "/demo/callback")],
+        post_logout_redirect_uris: vec![endpoint(issuer, "/")],
         secret_hash: None,
         public: true,
         scopes: vec!["openid".into(), "profile".into()],
@@ -64,7 +65,7 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
         verifier: random_token(32),
     };
     let challenge = b64url(&sha256(flow.verifier.as_bytes()));
-    let redirect_uri = format!("{}/demo/callback", state.issuer);
+    let redirect_uri = state.url("/demo/callback");
     let query = serde_urlencoded::to_string([
         ("response_type", "code"),
         ("client_id", CLIENT_ID),
@@ -87,7 +88,7 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
         .max_age(actix_web::cookie::time::Duration::minutes(30))
         .finish();
     HttpResponse::SeeOther()
-        .insert_header(("Location", format!("{}/authorize?{query}", state.issuer)))
+        .insert_header(("Location", format!("{}?{query}", state.url("/authorize"))))
         .cookie(cookie)
         .finish()
 }
@@ -149,9 +150,9 @@ async fn finish(
     }
     let code = q.code.as_deref().ok_or("No code in the answer.")?;
     let http = reqwest::Client::new();
-    let redirect_uri = format!("{}/demo/callback", state.issuer);
+    let redirect_uri = state.url("/demo/callback");
     let token: Value = http
-        .post(format!("{}/token", state.issuer))
+        .post(state.url("/token"))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -172,7 +173,7 @@ async fn finish(
     let claims = verify(state, &raw, &flow.nonce)?;
     let access = token["access_token"].as_str().ok_or("no access_token")?;
     let userinfo: Value = http
-        .get(format!("{}/userinfo", state.issuer))
+        .get(state.url("/userinfo"))
         .bearer_auth(access)
         .send()
         .await

@@ -17,7 +17,7 @@ struct Home<'a> {
 pub async fn home(state: web::Data<AppState>) -> HttpResponse {
     let page = Home {
         title: &state.config.upstream.client_name,
-        discovery: format!("{}/.well-known/openid-configuration", state.issuer),
+        discovery: state.url(crate::oidc::discovery::paths::DISCOVERY),
         demo: state.config.is_development(),
     };
     super::html(page.render())

@@ -7,6 +7,7 @@ pub mod home;
 pub mod login;
 pub mod observe;
 pub mod pages;
+pub mod prefix;
 pub mod signup;
 pub mod throttle;
 

@@ -1,12 +1,17 @@
 //! Liveness, readiness, discovery and JWKS over real HTTP.
 
+use openidconnect::IssuerUrl;
+use openidconnect::core::CoreProviderMetadata;
+
 use crate::backend_tests;
-use crate::support::{TestApp, TestDb, http};
+use crate::login::seed;
+use crate::support::{TestApp, TestDb, http, rp};
 
 backend_tests! {
     health_and_readiness => health_and_readiness,
     jwks_is_served_from_prepared_bytes_with_caching => jwks_cached,
     discovery_issuer_matches_byte_for_byte => discovery_issuer,
+    an_issuer_with_a_path_is_served_below_it => issuer_with_a_path,
 }
 
 async fn health_and_readiness(db: TestDb) {
@@ -54,22 +59,100 @@ async fn jwks_cached(db: TestDb) {
 }
 
 async fn discovery_issuer(db: TestDb) {
+    let mut configured = String::new();
     let app = TestApp::spawn_with(&db, |c| {
-        c.issuer = Some(format!("{}/", c.issuer.clone().unwrap()));
+        configured = format!("{}/", c.issuer.clone().unwrap());
+        c.issuer = Some(configured.clone());
     })
     .await;
+    assert!(configured.ends_with('/'));
+    let root = configured.trim_end_matches('/');
     for path in [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
     ] {
-        let res = http().get(app.url(path)).send().await.unwrap();
+        let res = http().get(format!("{root}{path}")).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["access-control-allow-origin"], "*");
         let doc: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(doc["issuer"].as_str().unwrap(), app.issuer);
-        assert_eq!(doc["jwks_uri"].as_str().unwrap(), app.url("/jwks.json"));
-        assert!(!app.issuer.ends_with('/'));
+        // Byte for byte as configured, trailing slash included.
+        assert_eq!(doc["issuer"].as_str().unwrap(), configured);
+        // Endpoints joined with one slash.
+        assert_eq!(
+            doc["jwks_uri"].as_str().unwrap(),
+            format!("{root}/jwks.json")
+        );
+        assert_eq!(
+            doc["token_endpoint"].as_str().unwrap(),
+            format!("{root}/token")
+        );
     }
+    // A relying party configured with the slash passes openidconnect's issuer check.
+    let meta = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(configured.clone()).unwrap(),
+        &rp::http_client,
+    )
+    .await
+    .expect("discovery with the configured issuer");
+    assert_eq!(meta.issuer().as_str(), configured);
+    app.stop().await;
+}
+
+/// An issuer with a path: discovery and every endpoint answer below it (a
+/// proxy that passes the path on) and at the root (one that strips it), and
+/// pages link below it.
+async fn issuer_with_a_path(db: TestDb) {
+    let mut configured = String::new();
+    let app = TestApp::spawn_with(&db, |c| {
+        configured = format!("{}/oidc", c.issuer.clone().unwrap());
+        c.issuer = Some(configured.clone());
+        c.clients = vec![seed::client("rp")];
+    })
+    .await;
+    let meta = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(configured.clone()).unwrap(),
+        &rp::http_client,
+    )
+    .await
+    .expect("discovery below the issuer's path");
+    assert_eq!(meta.issuer().as_str(), configured);
+    assert_eq!(
+        meta.token_endpoint().unwrap().as_str(),
+        format!("{configured}/token")
+    );
+    assert_eq!(meta.jwks_uri().as_str(), format!("{configured}/jwks.json"));
+    assert!(
+        !meta.jwks().keys().is_empty(),
+        "JWKS fetched below the path"
+    );
+    // Behind a prefix-stripping proxy the same service answers at the root.
+    let root = configured.trim_end_matches("/oidc");
+    let doc: serde_json::Value = http()
+        .get(format!("{root}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"].as_str().unwrap(), configured);
+    // The handle page keeps the browser below the issuer.
+    let page = http()
+        .get(seed::authorize_url(&app, "rp", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    assert!(body.contains(r#"action="/oidc/login""#), "{body}");
+    assert!(body.contains(r#"href="/oidc/static/site.css""#), "{body}");
+    assert!(!body.contains(r#"action="/login""#), "{body}");
+    let css = http()
+        .get(app.url("/static/site.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
     app.stop().await;
 }
 

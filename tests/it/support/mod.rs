@@ -179,8 +179,9 @@ impl TestApp {
         }
     }
 
+    /// `path` below the issuer (one slash between, as the service joins them).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        mastodon_oidc::oidc::discovery::endpoint(&self.issuer, path)
     }
 
     /// Type `handle` into the handle page whose sealed request is `request`.
