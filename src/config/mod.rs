@@ -5,6 +5,7 @@
 
 mod clients;
 mod limits;
+mod load;
 mod secret;
 mod upstream;
 
@@ -21,6 +22,9 @@ pub use upstream::UpstreamConfig;
 use crate::keys::Algorithm;
 
 pub const ENV_PREFIX: &str = "MASTODON_OIDC_";
+
+/// The `master_secret` printed in `config/example.toml`: refused in production.
+const EXAMPLE_MASTER_SECRET: &str = "q5Qn2uX3cC1Jm0f0b7r8d8Vv1m3Yk1zZk8YQ7mT0p9A=";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -190,39 +194,32 @@ fn default_data_dir() -> PathBuf {
 pub struct ConfigError(pub Vec<String>);
 
 impl Config {
-    /// Read an optional file, apply the environment, validate.
+    /// Read an optional file, apply the environment, validate: every
+    /// problem at once, none with a value in it.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError(vec![format!("cannot read {}: {e}", path.display())])
-                })?;
-                text.parse::<toml::Table>().map_err(|e| {
-                    ConfigError(vec![format!("{} is not valid TOML: {e}", path.display())])
-                })?
-            }
-            None => toml::Table::new(),
-        };
         let mut problems = Vec::new();
-        apply_env(&mut table, env, &mut problems);
-        let mut config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(vec![e.message().to_string()]))?;
-        if config.mode.is_none() {
-            config.mode = Some(if file.is_some() {
-                Mode::Production
-            } else {
-                Mode::Development
-            });
-        }
-        config.validate(&mut problems);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError(problems))
+        let (config, report) = load::read(file, env, &mut problems);
+        let mut checks = Vec::new();
+        let config = config.map(|(mut config, client_indices)| {
+            if config.mode.is_none() {
+                config.mode = Some(if file.is_some() {
+                    Mode::Production
+                } else {
+                    Mode::Development
+                });
+            }
+            config.validate(&client_indices, &mut checks);
+            config
+        });
+        checks.retain(|p| !report.repeats(p));
+        drop(report);
+        problems.extend(checks);
+        match config {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(ConfigError(problems)),
         }
     }
 
@@ -254,13 +251,49 @@ impl Config {
         }
     }
 
-    fn validate(&self, problems: &mut Vec<String>) {
+    fn validate_master_secret(&self, production: bool, problems: &mut Vec<String>) {
+        const HOW: &str = "base64 of at least 32 bytes (try: openssl rand -base64 32)";
+        let value = match (&self.master_secret, &self.master_secret_file) {
+            (Some(_), Some(_)) => {
+                return problems.push("give master_secret or master_secret_file, not both".into());
+            }
+            (None, None) if production => {
+                return problems.push(
+                    "master_secret (or master_secret_file) is required in production mode".into(),
+                );
+            }
+            (None, None) => return,
+            (Some(s), None) => ("master_secret".to_string(), s.expose().to_string()),
+            // Read here, so a missing or bad file is a configuration error (exit 2).
+            (None, Some(path)) => {
+                let name = format!("master_secret_file {}", path.display());
+                match std::fs::read_to_string(path) {
+                    Ok(text) => (name, text),
+                    Err(e) => {
+                        return problems.push(format!("{name}: cannot read it: {}", e.kind()));
+                    }
+                }
+            }
+        };
+        let (name, text) = value;
+        let decoded = crate::crypto::decode_base64(text.trim());
+        if crate::crypto::Sealer::from_base64(&text).is_err() {
+            problems.push(format!("{name} must be {HOW}"));
+        } else if production && decoded == crate::crypto::decode_base64(EXAMPLE_MASTER_SECRET) {
+            problems.push(format!(
+                "{name} is the example from config/example.toml, which everybody knows: use your own, {HOW}"
+            ));
+        }
+    }
+
+    /// `client_indices`: each client's index in the input, for the messages.
+    fn validate(&self, client_indices: &[usize], problems: &mut Vec<String>) {
         let production = self.mode() == Mode::Production;
         match &self.issuer {
             None if production => problems.push("issuer is required in production mode".into()),
             None => {}
             Some(issuer) => match url::Url::parse(issuer) {
-                Err(_) => problems.push(format!("issuer is not a URL: {issuer}")),
+                Err(e) => problems.push(format!("issuer is not a URL: {e}")),
                 Ok(u) => {
                     if u.query().is_some() || u.fragment().is_some() {
                         problems.push("issuer must not have a query or fragment".into());
@@ -277,20 +310,7 @@ impl Config {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!("listen is not an address:port: {}", self.listen));
         }
-        match (&self.master_secret, &self.master_secret_file) {
-            (Some(_), Some(_)) => {
-                problems.push("give master_secret or master_secret_file, not both".into())
-            }
-            (Some(s), None) if crate::crypto::Sealer::from_base64(s.expose()).is_err() => problems
-                .push(
-                "master_secret must be base64 of at least 32 bytes (try: openssl rand -base64 32)"
-                    .into(),
-            ),
-            (None, None) if production => problems.push(
-                "master_secret (or master_secret_file) is required in production mode".into(),
-            ),
-            _ => {}
-        }
+        self.validate_master_secret(production, problems);
         let url = self.database_url();
         if !(url.starts_with("sqlite://")
             || url.starts_with("postgres://")
@@ -328,74 +348,13 @@ impl Config {
         self.upstream.validate(production, problems);
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
+            let i = client_indices.get(i).copied().unwrap_or(i);
             c.validate(i, problems);
             if !seen.insert(c.id.as_str()) {
                 problems.push(format!("clients[{i}]: duplicate client id {:?}", c.id));
             }
         }
     }
-}
-
-/// Merge `MASTODON_OIDC_A__B=value` into the table at `a.b`. Values that read
-/// as TOML booleans, integers, arrays or inline tables keep that type.
-fn apply_env(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-    problems: &mut Vec<String>,
-) {
-    let mut vars: Vec<_> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-        // The `--config` flag's own variable, not a setting.
-        .filter(|(k, _)| k != "MASTODON_OIDC_CONFIG")
-        .collect();
-    vars.sort();
-    for (key, raw) in vars {
-        let path: Vec<String> = key[ENV_PREFIX.len()..]
-            .split("__")
-            .map(|p| p.to_ascii_lowercase())
-            .collect();
-        if path.iter().any(|p| p.is_empty()) {
-            problems.push(format!("environment variable {key} has an empty key part"));
-            continue;
-        }
-        if let Err(section) = insert_path(table, &path, env_value(&raw)) {
-            problems.push(format!(
-                "environment variable {key}: {section} is not a section"
-            ));
-        }
-    }
-}
-
-fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
-    let (first, rest) = path.split_first().expect("non-empty");
-    if rest.is_empty() {
-        table.insert(first.clone(), value);
-        return Ok(());
-    }
-    match table
-        .entry(first.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-    {
-        toml::Value::Table(t) => insert_path(t, rest, value),
-        _ => Err(first.clone()),
-    }
-}
-
-fn env_value(raw: &str) -> toml::Value {
-    let t = raw.trim();
-    let typed = t == "true"
-        || t == "false"
-        || t.parse::<i64>().is_ok()
-        || t.starts_with('[')
-        || t.starts_with('{');
-    if typed
-        && let Ok(mut doc) = format!("v = {t}").parse::<toml::Table>()
-        && let Some(v) = doc.remove("v")
-    {
-        return v;
-    }
-    toml::Value::String(raw.to_string())
 }
 
 #[cfg(test)]
@@ -470,9 +429,18 @@ mod tests {
     #[test]
     fn example_file_parses_and_validates() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
-        let c = Config::load(Some(&path), env(&[])).unwrap();
+        // Its master secret is public: production wants another.
+        let err = Config::load(Some(&path), env(&[])).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(err.0[0].contains("the example"), "{err}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(EXAMPLE_MASTER_SECRET));
+        let own = crate::crypto::b64url(&[1; 32]);
+        let c = Config::load(Some(&path), env(&[("MASTODON_OIDC_MASTER_SECRET", &own)])).unwrap();
         assert_eq!(c.mode(), Mode::Production);
         assert!(!c.clients.is_empty());
+        // Development may use it.
+        Config::load(Some(&path), env(&[("MASTODON_OIDC_MODE", "development")])).unwrap();
     }
 
     /// Every setting with a default appears in the commented example.

@@ -137,6 +137,65 @@ fn invalid_configuration_exits_2_and_lists_every_problem() {
     assert!(!t.contains("panicked"));
 }
 
+/// Type and syntax errors, a bad master secret file: exit 2, keys and
+/// positions named, no value printed.
+#[test]
+fn configuration_errors_name_keys_never_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    let secret_file = dir.path().join("master");
+    let serve = |env: &[(&str, &str)]| {
+        let out = run(
+            dir.path(),
+            &["serve", "--config", file.to_str().unwrap()],
+            env,
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        for secret in ["DBPASSWORD", "CLIENTSECRETVALUE", "MASTERSECRETVALUE"] {
+            assert!(!t.contains(secret), "{secret} leaked: {t}");
+        }
+        assert!(!t.contains("panicked"), "{t}");
+        t
+    };
+    std::fs::write(
+        &file,
+        format!(
+            "issuer = \"https://login.example\"\nmaster_secret_file = \"{}\"\n[database]\npool_size = \"postgres://u:DBPASSWORD@db/oidc\"\n",
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let t = serve(&[(
+        "MASTODON_OIDC_CLIENTS",
+        r#"[{id="a", name="A", redirect_uris=["https://a.example/cb"], secret="CLIENTSECRETVALUE""#,
+    )]);
+    for needle in [
+        "master_secret_file",
+        "cannot read it",
+        "database.pool_size: wrong type",
+        "config.toml line 4, column 1",
+        "environment variable MASTODON_OIDC_CLIENTS: not valid TOML",
+    ] {
+        assert!(t.contains(needle), "{needle} missing: {t}");
+    }
+    // A master secret file that holds no key.
+    std::fs::write(&secret_file, "MASTERSECRETVALUE").unwrap();
+    let t = serve(&[]);
+    assert!(
+        t.contains("master_secret_file") && t.contains("must be base64"),
+        "{t}"
+    );
+    // A syntax error on the master_secret line: where, not what.
+    std::fs::write(
+        &file,
+        "issuer = \"https://login.example\"\nmaster_secret = \"MASTERSECRETVALUE\n",
+    )
+    .unwrap();
+    let t = serve(&[]);
+    assert!(t.contains("config.toml line 2, column"), "{t}");
+}
+
 #[test]
 fn clients_add_list_remove() {
     let dir = tempfile::tempdir().unwrap();

@@ -1486,8 +1486,17 @@ fn deployment_snippets_load() {
     let block = blocks_of(&replicas, "sh")
         .find(|b| b.contains("MASTODON_OIDC_MODE"))
         .expect("the replicas' environment");
-    let c = Config::load(None, env_of(&env_assignments(&block)))
-        .unwrap_or_else(|e| panic!("replicas.md: {e}"));
+    // The master secret file the guide names, made here (validation reads it).
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master.key");
+    std::fs::write(&key_file, mastodon_oidc::crypto::b64url(&[4; 32])).unwrap();
+    let mut vars = env_of(&env_assignments(&block));
+    let named = vars
+        .iter_mut()
+        .find(|(k, _)| k == "MASTODON_OIDC_MASTER_SECRET_FILE")
+        .expect("the replicas share a master secret file");
+    named.1 = key_file.display().to_string();
+    let c = Config::load(None, vars).unwrap_or_else(|e| panic!("replicas.md: {e}"));
     assert!(!c.is_development());
     assert!(
         !c.database.run_migrations,
