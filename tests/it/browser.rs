@@ -31,7 +31,7 @@ fn prerequisites() -> Option<&'static str> {
             std::env::var("CI").is_err(),
             "browser tests cannot run in CI: {why}"
         );
-        eprintln!("\n*** BROWSER TESTS DID NOT RUN: {why} ***\n");
+        crate::support::loud(&format!("\n*** BROWSER TESTS DID NOT RUN: {why} ***\n"));
     }
     missing
 }

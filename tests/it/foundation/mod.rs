@@ -3,4 +3,5 @@ mod health;
 mod housekeeping;
 mod keys;
 mod relying_party;
+mod skips;
 mod storage;

@@ -18,6 +18,15 @@ use mastodon_oidc::crypto::Sealer;
 use mastodon_oidc::store::Store;
 use mastodon_oidc::upstream::Upstream;
 
+/// A message the test harness does not capture: it shows even when the
+/// test passes (`eprintln!` output of passing tests is swallowed).
+pub fn loud(message: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{message}");
+    let _ = err.flush();
+}
+
 /// Which storage backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -25,9 +25,9 @@ fn server() -> Option<String> {
                     if std::env::var("CI").is_ok_and(|v| v == "true") {
                         panic!("PostgreSQL is required in CI and is missing: {why}");
                     }
-                    eprintln!(
+                    super::loud(&format!(
                         "\n!!! PostgreSQL tests DID NOT RUN: {why}\n!!! Set TEST_DATABASE_URL or install PostgreSQL server binaries.\n"
-                    );
+                    ));
                     None
                 }
             }
