@@ -1,8 +1,10 @@
 //! The command line: `serve` (the default), `migrate`, `clients …`, `keys …`,
-//! `servers …`.
-//! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+//! `servers …`, `healthcheck`.
+//! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage
+//! (`healthcheck`: 0 or 1 only, as container runtimes want).
 
 mod clients;
+mod healthcheck;
 mod keys;
 mod servers;
 
@@ -42,10 +44,19 @@ pub enum Command {
     /// Inspect and manage the upstream servers we have met.
     #[command(subcommand)]
     Servers(servers::ServersCmd),
+    /// Exit 0 if the service answers /healthz with 200, else 1 (for Docker).
+    Healthcheck {
+        /// Default: /healthz on the configured listen address (loopback for 0.0.0.0).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck { url }) = &cli.command {
+        return healthcheck::main(cli.config.as_deref(), url.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -60,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Clients(cmd) => clients::run(&config, cmd),
         Command::Keys(cmd) => keys::run(&config, cmd),
         Command::Servers(cmd) => servers::run(&config, cmd),
+        Command::Healthcheck { .. } => unreachable!("handled before the configuration"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

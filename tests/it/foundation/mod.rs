@@ -1,5 +1,6 @@
 mod cli;
 mod health;
+mod healthcheck;
 mod housekeeping;
 mod keys;
 mod relying_party;
