@@ -443,64 +443,72 @@ mod tests {
         Config::load(Some(&path), env(&[("MASTODON_OIDC_MODE", "development")])).unwrap();
     }
 
-    /// Every setting with a default appears in the commented example.
+    /// The fields of a settings struct, as serde knows them: its "unknown
+    /// field" error lists every one (`deny_unknown_fields`).
+    fn fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+        let err = toml::from_str::<T>("no_such_setting = 0").err().unwrap();
+        let (_, expected) = err.message().split_once("expected").unwrap();
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(String::from)
+            .collect()
+    }
+
+    /// Every setting, in every section and of `[[clients]]`, appears in the
+    /// commented example (set, or as a commented `# key = …` line).
     #[test]
     fn example_file_documents_every_setting() {
-        fn paths(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
-            if let toml::Value::Table(t) = v {
-                for (k, v) in t {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    match v {
-                        toml::Value::Table(_) if !p.starts_with("limits.") => paths(&p, v, out),
-                        _ => out.push(p),
-                    }
-                }
-            }
-        }
-        let c = Config::load(None, env(&[])).unwrap();
-        let mut defaults = toml::Table::new();
-        for (k, v) in [
-            ("log", toml::Value::try_from(&c.log)),
-            ("database", toml::Value::try_from(&c.database)),
-            ("tokens", toml::Value::try_from(&c.tokens)),
-            ("signing", toml::Value::try_from(&c.signing)),
-            ("upstream", toml::Value::try_from(&c.upstream)),
-            ("limits", toml::Value::try_from(&c.limits)),
-        ] {
-            defaults.insert(k.into(), v.unwrap());
-        }
-        let mut wanted = vec![];
-        paths("", &toml::Value::Table(defaults), &mut wanted);
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"),
         )
         .unwrap();
-        let example: toml::Value = toml::Value::Table(text.parse().unwrap());
-        let mut have = vec![];
-        paths("", &example, &mut have);
-        let missing: Vec<_> = wanted
-            .iter()
-            .filter(|p| {
-                !have.contains(p) && !text.contains(&format!("# {}", p.rsplit('.').next().unwrap()))
-            })
-            .filter(|p| !p.ends_with("host_overrides"))
-            .collect();
-        assert!(missing.is_empty(), "config/example.toml lacks {missing:?}");
-        for top in [
-            "mode",
-            "issuer",
-            "listen",
-            "data_dir",
-            "master_secret",
-            "workers",
-            "clients",
-        ] {
-            assert!(text.contains(top), "example lacks {top}");
+        let mut documented = std::collections::BTreeSet::new();
+        let mut section = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(h) = line.strip_prefix('[') {
+                section = h.trim_matches(['[', ']']).to_string();
+                documented.insert(section.clone());
+                continue;
+            }
+            let line = line.trim_start_matches("# ");
+            if let Some((key, _)) = line.split_once(" = ")
+                && !key.contains(' ')
+            {
+                let path = if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                };
+                documented.insert(path);
+            }
         }
+        let mut wanted = vec![];
+        for (section, names) in [
+            ("", fields::<Config>()),
+            ("log", fields::<LogConfig>()),
+            ("database", fields::<DatabaseConfig>()),
+            ("tokens", fields::<TokenConfig>()),
+            ("signing", fields::<SigningConfig>()),
+            ("upstream", fields::<UpstreamConfig>()),
+            ("limits", fields::<LimitsConfig>()),
+            ("clients", fields::<ClientConfig>()),
+        ] {
+            assert!(names.len() >= 2, "{section}: {names:?}");
+            for name in names {
+                wanted.push(if section.is_empty() {
+                    name
+                } else {
+                    format!("{section}.{name}")
+                });
+            }
+        }
+        assert!(wanted.contains(&"upstream.host_overrides".to_string()));
+        assert!(wanted.contains(&"clients.groups".to_string()));
+        let missing: Vec<_> = wanted.iter().filter(|p| !documented.contains(*p)).collect();
+        assert!(missing.is_empty(), "config/example.toml lacks {missing:?}");
     }
 
     #[test]
