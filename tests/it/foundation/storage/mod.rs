@@ -1,8 +1,14 @@
 //! The storage conformance suite: every store function, written once, run on
-//! SQLite and PostgreSQL (Dex's storage/conformance habit).
+//! SQLite and PostgreSQL (Dex's storage/conformance habit). `concurrency`
+//! races the single-use operations; `handle` covers the `Store` itself;
+//! `coverage` checks that every public store function is called here.
+
+mod concurrency;
+mod coverage;
+mod handle;
 
 use mastodon_oidc::store::{
-    self, Store,
+    self,
     accounts::AccountRow,
     auth_requests::AuthRequestRow,
     clients::ClientRow,
@@ -20,6 +26,8 @@ backend_tests! {
     migrations_run_up_down_and_up_again => migrations_round_trip,
     clients_insert_get_list_delete => clients,
     servers_capabilities_apps_leases_and_outcomes => servers,
+    servers_capabilities_expire_on_demand => servers_expire_capabilities,
+    servers_that_never_became_useful_are_deleted => servers_delete_stale,
     auth_requests_are_taken_once_and_expire => auth_requests,
     signups_are_taken_once_extended_and_expire => signups,
     codes_redeem_once_and_report_replays => codes,
@@ -28,8 +36,6 @@ backend_tests! {
     accounts_upsert_keeps_created_at => accounts,
     sessions_live_and_expire => sessions,
     keys_publish_retire_and_fingerprint => keys,
-    concurrent_redemptions_have_one_winner => concurrent_redeem,
-    concurrent_leases_have_one_holder => concurrent_lease,
     writes_are_counted_as_commits => commits_counted,
 }
 
@@ -518,7 +524,7 @@ async fn sessions(db: TestDb) {
     s.write(move |c| se::insert(c, &r)).await.unwrap();
     assert_eq!(
         s.run(|c| se::get_live(c, "s1", T0)).await.unwrap(),
-        Some(row)
+        Some(row.clone())
     );
     assert!(
         s.run(|c| se::get_live(c, "s1", T0 + 10))
@@ -533,6 +539,20 @@ async fn sessions(db: TestDb) {
         1
     );
     assert!(!s.write(|c| se::delete(c, "s1")).await.unwrap());
+    // Logout deletes a live session.
+    let mut live = row.clone();
+    live.id = "s2".into();
+    live.expires_at = T0 + 1000;
+    s.write(move |c| se::insert(c, &live)).await.unwrap();
+    assert!(s.write(|c| se::delete(c, "s2")).await.unwrap());
+    assert!(
+        s.run(|c| se::get_live(c, "s2", T0))
+            .await
+            .unwrap()
+            .is_none(),
+        "deleted"
+    );
+    assert!(!s.write(|c| se::delete(c, "s2")).await.unwrap());
 }
 
 async fn keys(db: TestDb) {
@@ -582,48 +602,6 @@ async fn keys(db: TestDb) {
         s.write(|c| k::delete_expired(c, T0 + 500)).await.unwrap(),
         1
     );
-}
-
-async fn concurrent_redeem(db: TestDb) {
-    let s = db.store();
-    s.write(|c| store::codes::insert(c, &code("c1", "g1", T0 + 60)))
-        .await
-        .unwrap();
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let s: Store = s.clone();
-            tokio::spawn(async move { s.write(|c| store::codes::redeem(c, "c1", T0 + 1)).await })
-        })
-        .collect();
-    let mut fresh = 0;
-    for t in tasks {
-        match t.await.unwrap().unwrap() {
-            Redeem::Fresh(_) => fresh += 1,
-            Redeem::Replayed(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(fresh, 1);
-}
-
-async fn concurrent_lease(db: TestDb) {
-    let s = db.store();
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let s: Store = s.clone();
-            tokio::spawn(async move {
-                s.write(move |c| {
-                    store::servers::try_lease(c, "new.example", &format!("o{i}"), T0, T0 + 30)
-                })
-                .await
-            })
-        })
-        .collect();
-    let mut holders = 0;
-    for t in tasks {
-        holders += t.await.unwrap().unwrap() as usize;
-    }
-    assert_eq!(holders, 1);
 }
 
 async fn commits_counted(db: TestDb) {
@@ -722,4 +700,91 @@ async fn signups(db: TestDb) {
         1
     );
     assert!(!s.write(|c| su::delete(c, "b")).await.unwrap());
+    // Cancelling deletes a live one.
+    let c = row("c", T0 + 100);
+    s.write(move |conn| su::insert(conn, &c)).await.unwrap();
+    assert!(s.write(|c| su::delete(c, "c")).await.unwrap());
+    assert!(s.run(|c| su::get(c, "c", T0)).await.unwrap().is_none());
+    assert!(!s.write(|c| su::take(c, "c", T0)).await.unwrap(), "gone");
+}
+
+async fn servers_expire_capabilities(db: TestDb) {
+    use store::servers as sv;
+    let s = db.store();
+    s.write(|c| {
+        sv::save_capabilities(
+            c,
+            "x.example",
+            Some("mastodon"),
+            Some("4.3.0"),
+            "{}",
+            T0 + 3600,
+            T0,
+        )
+    })
+    .await
+    .unwrap();
+    s.write(|c| sv::expire_capabilities(c, "x.example", T0 + 5))
+        .await
+        .unwrap();
+    let row = s.run(|c| sv::get(c, "x.example")).await.unwrap().unwrap();
+    assert_eq!(row.capabilities_expires_at, Some(T0 + 5), "due now");
+    assert_eq!(row.updated_at, T0 + 5);
+    assert_eq!(row.software.as_deref(), Some("mastodon"), "the rest stays");
+    // An unknown host: nothing to do, no row made.
+    s.write(|c| sv::expire_capabilities(c, "y.example", T0))
+        .await
+        .unwrap();
+    assert!(s.run(|c| sv::get(c, "y.example")).await.unwrap().is_none());
+}
+
+async fn servers_delete_stale(db: TestDb) {
+    use store::servers as sv;
+    let s = db.store();
+    let cutoff = T0 + 100;
+    s.write(move |c| {
+        // Never useful, untouched since before the cutoff: stale.
+        for h in ["dead1.example", "dead2.example", "dead3.example"] {
+            sv::ensure(c, h, T0)?;
+        }
+        sv::record_error(c, "dead3.example", "refused", T0 + 50)?;
+        // Useful or recent: kept.
+        sv::save_app(c, "app.example", "cid", &[1], "profile", T0)?;
+        sv::ensure(c, "ok.example", T0)?;
+        sv::record_success(c, "ok.example", T0 + 1)?;
+        sv::ensure(c, "recent.example", cutoff + 1)?;
+        sv::ensure(c, "failing.example", T0)?;
+        sv::record_error(c, "failing.example", "timeout", cutoff + 1)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.write(move |c| sv::delete_stale(c, cutoff, 2))
+            .await
+            .unwrap(),
+        2,
+        "in batches of the limit"
+    );
+    assert_eq!(
+        s.write(move |c| sv::delete_stale(c, cutoff, 100))
+            .await
+            .unwrap(),
+        1
+    );
+    let hosts: Vec<_> = s
+        .run(sv::list)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.host)
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "app.example",
+            "failing.example",
+            "ok.example",
+            "recent.example"
+        ]
+    );
 }
