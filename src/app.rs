@@ -163,6 +163,16 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let sealer = Arc::new(load_sealer(&config)?);
     let cfg = config.clone();
     let store = tokio::task::spawn_blocking(move || open_store(&cfg)).await??;
+    if !config.database.run_migrations {
+        // Say so, rather than fail on the first missing table.
+        let s = store.clone();
+        let pending = tokio::task::spawn_blocking(move || s.pending_migrations()).await??;
+        if pending > 0 {
+            anyhow::bail!(
+                "the database lacks {pending} migration(s) and database.run_migrations is false: run `mastodon-oidc migrate` first"
+            );
+        }
+    }
     build_state_with(config, clock, store, sealer).await
 }
 

@@ -29,6 +29,10 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
+/// The PostgreSQL advisory lock replicas take to migrate one at a time
+/// (`keys.rs` uses another for key creation).
+const MIGRATION_LOCK: i64 = 7_391_020_232;
+
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     Postgresql(PgConnection),
@@ -310,18 +314,59 @@ impl Store {
         }
     }
 
-    /// Apply pending migrations; returns the versions applied.
+    /// Apply pending migrations; returns the versions applied. Replicas
+    /// starting together take turns: on PostgreSQL behind an advisory lock,
+    /// on SQLite inside one IMMEDIATE transaction. The next in line finds
+    /// nothing left to do.
     pub fn migrate_blocking(&self) -> StoreResult<Vec<String>> {
+        fn names(v: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+            v.iter().map(|m| m.to_string()).collect()
+        }
+        let failed =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
         let mut conn = self.conn()?;
-        let applied = match &mut *conn {
-            AnyConnection::Postgresql(c) => c
-                .run_pending_migrations(PG_MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect()),
-            AnyConnection::Sqlite(c) => c
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        match &mut *conn {
+            AnyConnection::Postgresql(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let applied = c.run_pending_migrations(PG_MIGRATIONS).map(names);
+                let unlocked =
+                    c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+                let applied = applied.map_err(failed)?;
+                unlocked?;
+                Ok(applied)
+            }
+            AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(names)
+                    .map_err(failed)
+            }),
+        }
+    }
+
+    /// How many migrations the database lacks, without touching it (asking
+    /// diesel would create its bookkeeping table).
+    pub fn pending_migrations(&self) -> StoreResult<usize> {
+        use diesel::migration::MigrationSource;
+        let mut conn = self.conn()?;
+        let bookkept = conn
+            .batch_execute("SELECT 1 FROM __diesel_schema_migrations LIMIT 0")
+            .is_ok();
+        let pending = match &mut *conn {
+            AnyConnection::Postgresql(c) if bookkept => {
+                c.pending_migrations(PG_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Sqlite(c) if bookkept => {
+                c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Postgresql(_) => {
+                MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Sqlite(_) => {
+                MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+            }
         };
-        applied.map_err(|e| StoreError::Migration(e.to_string()))
+        pending.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     /// Revert every migration (tests of the down scripts).

@@ -321,6 +321,50 @@ fn keys_list_and_rotate() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// `migrate` says what it applied, then that there is nothing left; `serve`
+/// with `database.run_migrations = false` on an empty database says to migrate.
+#[test]
+fn migrate_prints_what_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = run(
+        dir.path(),
+        &["serve"],
+        &[("MASTODON_OIDC_DATABASE__RUN_MIGRATIONS", "false")],
+    );
+    assert_eq!(serve.status.code(), Some(1), "{}", text(&serve));
+    assert!(
+        text(&serve).contains("run `mastodon-oidc migrate` first"),
+        "{}",
+        text(&serve)
+    );
+    let first = run(dir.path(), &["migrate"], &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let applied: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.starts_with("applied "))
+        .collect();
+    let expected: Vec<String> = std::fs::read_dir(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"),
+    )
+    .unwrap()
+    .map(|e| e.unwrap().file_name().to_string_lossy().replace('-', ""))
+    .collect();
+    assert_eq!(applied.len(), expected.len(), "{stdout}");
+    for name in expected {
+        let version = name.split('_').next().unwrap().to_string();
+        assert!(
+            stdout.contains(&format!("applied {version}")),
+            "{version}: {stdout}"
+        );
+    }
+    let again = run(dir.path(), &["migrate"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "database is up to date"
+    );
+}
+
 /// Without `--alg`, `keys rotate` and `clients add` take `signing.algorithm`.
 #[test]
 fn commands_default_to_the_configured_algorithm() {

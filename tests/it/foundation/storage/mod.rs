@@ -6,6 +6,7 @@
 mod concurrency;
 mod coverage;
 mod handle;
+mod migrations;
 
 use mastodon_oidc::store::{
     self,
