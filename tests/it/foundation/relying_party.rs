@@ -1,35 +1,87 @@
-//! A real relying-party library (`openidconnect`) fetches the JWKS the service
-//! publishes and verifies ID tokens the service signed, for every algorithm.
+//! A real relying-party library (`openidconnect`) discovers the provider (its
+//! metadata and JWKS) and, with only what discovery gave it, verifies ID
+//! tokens the service signed: one from `/token` after a whole login, and one
+//! of every algorithm.
 
 use openidconnect::core::{
-    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, ClientId, ClientSecret, IssuerUrl, JsonWebKey, JsonWebKeySetUrl,
-    Nonce,
+    AccessToken, AccessTokenHash, ClientId, ClientSecret, IssuerUrl, JsonWebKey, Nonce, RedirectUrl,
 };
 
 use mastodon_oidc::keys::Algorithm;
 use mastodon_oidc::oidc::id_token::{self, IdTokenInput};
 
 use crate::backend_tests;
+use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeMastodon, Profile};
+use crate::login::{mastodon, seed};
+use crate::support::browser::Browser;
 use crate::support::{T0, TestApp, TestDb, http, rp};
 
 backend_tests! {
     openidconnect_verifies_service_signed_tokens => verifies_signed_tokens,
+    openidconnect_verifies_an_id_token_from_a_login => verifies_token_from_login,
     openidconnect_discovers_the_provider => discovers_provider,
+}
+
+async fn discover(app: &TestApp) -> CoreProviderMetadata {
+    CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.issuer.clone()).unwrap(),
+        &rp::http_client,
+    )
+    .await
+    .expect("openidconnect discovery")
+}
+
+/// Log in as alice at the fake Mastodon; the relying party, built from
+/// discovery alone, verifies the ID token `/token` returned.
+async fn verifies_token_from_login(db: TestDb) {
+    let fake = FakeMastodon::start(FakeConfig::new(Profile::Mastodon44));
+    let app = mastodon::spawn(&db, &fake).await;
+    let client = CoreClient::from_provider_metadata(
+        discover(&app).await,
+        ClientId::new("rp".into()),
+        Some(ClientSecret::new(seed::SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(seed::REDIRECT.into()).unwrap());
+    let tokens = mastodon::log_in(&app, &fake, &mut Browser::default(), "@alice@social.test").await;
+    let raw = tokens["id_token"]
+        .as_str()
+        .expect("an ID token from /token");
+    let id_token: CoreIdToken = raw.parse().unwrap();
+    // The service's clock is fixed; verify at that time.
+    let at = chrono::DateTime::from_timestamp(T0 + 5, 0).unwrap();
+    let verifier = client.id_token_verifier().set_time_fn(move || at);
+    let claims = id_token
+        .claims(&verifier, &Nonce::new("n-1".into()))
+        .expect("openidconnect verifies the ID token");
+    assert_eq!(
+        claims.subject().as_str(),
+        mastodon_oidc::oidc::claims::subject("social.test", ALICE_ID)
+    );
+    assert_eq!(claims.issuer().as_str(), app.issuer);
+    // Its at_hash binds the access token issued with it.
+    let expected = AccessTokenHash::from_token(
+        &AccessToken::new(tokens["access_token"].as_str().unwrap().into()),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    // Another nonce: refused.
+    assert!(
+        id_token
+            .claims(&verifier, &Nonce::new("other".into()))
+            .is_err()
+    );
+    app.stop().await;
 }
 
 async fn discovers_provider(db: TestDb) {
     let app = TestApp::spawn(&db).await;
     // Provider-metadata discovery checks that `issuer` equals the URL it asked, and fetches the JWKS.
-    let meta = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(app.issuer.clone()).unwrap(),
-        &rp::http_client,
-    )
-    .await
-    .expect("openidconnect discovery");
+    let meta = discover(&app).await;
     assert_eq!(meta.issuer().as_str(), app.issuer);
     assert_eq!(
         meta.authorization_endpoint().as_str(),
@@ -112,27 +164,15 @@ fn id_token(app: &TestApp, alg: Algorithm, iss: &str, nonce: &str) -> CoreIdToke
 
 async fn verifies_signed_tokens(db: TestDb) {
     let app = TestApp::spawn(&db).await;
-    // The JWKS location comes from discovery, as a relying party finds it.
-    let doc: serde_json::Value = http()
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwks_url = JsonWebKeySetUrl::new(doc["jwks_uri"].as_str().unwrap().into()).unwrap();
-    let jwks = CoreJsonWebKeySet::fetch_async(&jwks_url, &rp::http_client)
-        .await
-        .expect("openidconnect fetches the JWKS");
-    let issuer = IssuerUrl::new(app.issuer.clone()).unwrap();
+    // Issuer and keys as discovery gave them to the relying party.
+    let meta = discover(&app).await;
     // The token's clock is the service's fixed clock; verify at that time.
     let at = chrono::DateTime::from_timestamp(T0 + 60, 0).unwrap();
     let verifier = CoreIdTokenVerifier::new_confidential_client(
         ClientId::new("rp-client".into()),
         ClientSecret::new("unused".into()),
-        issuer,
-        jwks,
+        meta.issuer().clone(),
+        meta.jwks().clone(),
     )
     .set_allowed_algs([
         CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
