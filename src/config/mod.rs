@@ -345,6 +345,15 @@ impl Config {
         if self.signing.reload_interval_secs == 0 {
             problems.push("signing.reload_interval_secs must be at least 1".into());
         }
+        // A new key must reach every replica and every cached JWKS before it signs.
+        let jwks_max_age = i64::from(crate::oidc::jwks::JWKS_MAX_AGE);
+        let reload = i64::try_from(self.signing.reload_interval_secs).unwrap_or(i64::MAX);
+        let least = jwks_max_age.saturating_add(reload);
+        if self.signing.publish_before_use_secs < least {
+            problems.push(format!(
+                "signing.publish_before_use_secs must be at least {least}: the JWKS max-age ({jwks_max_age} s) plus signing.reload_interval_secs, or relying parties and replicas may meet tokens from a key they have not seen yet"
+            ));
+        }
         self.upstream.validate(production, problems);
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
@@ -542,6 +551,26 @@ mod tests {
         )
         .unwrap();
         assert!(!off.upstream.signup_allowed("mastodon.example"));
+    }
+
+    #[test]
+    fn a_rotated_key_is_published_longer_than_caches_and_reloads_take() {
+        let load = |publish: &str, reload: &str| {
+            Config::load(
+                None,
+                env(&[
+                    ("MASTODON_OIDC_SIGNING__PUBLISH_BEFORE_USE_SECS", publish),
+                    ("MASTODON_OIDC_SIGNING__RELOAD_INTERVAL_SECS", reload),
+                ]),
+            )
+        };
+        assert!(load("330", "30").is_ok(), "300 s max-age + 30 s reload");
+        let err = load("329", "30").unwrap_err().to_string();
+        assert!(
+            err.contains("signing.publish_before_use_secs must be at least 330"),
+            "{err}"
+        );
+        assert!(load("600", "301").is_err());
     }
 
     #[test]

@@ -7,8 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::app::AppState;
 
-/// Relying parties re-fetch at most this often; publish-before-use is longer.
-const JWKS_MAX_AGE: u32 = 300;
+/// Relying parties re-fetch at most this often; configuration requires
+/// `signing.publish_before_use_secs` to cover it.
+pub const JWKS_MAX_AGE: u32 = 300;
 const DISCOVERY_MAX_AGE: u32 = 3600;
 
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

@@ -321,6 +321,53 @@ fn keys_list_and_rotate() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// `keys rotate` keeps the retired key published for the longest token
+/// lifetime plus clock skew after the new one starts signing, as configured.
+#[test]
+fn keys_rotate_retires_by_the_configured_lifetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("MASTODON_OIDC_TOKENS__ID_TOKEN_TTL_SECS", "7200"),
+        ("MASTODON_OIDC_TOKENS__ACCESS_TOKEN_TTL_SECS", "3600"),
+        ("MASTODON_OIDC_SIGNING__CLOCK_SKEW_SECS", "120"),
+        ("MASTODON_OIDC_SIGNING__PUBLISH_BEFORE_USE_SECS", "1000"),
+    ];
+    let first = run(
+        dir.path(),
+        &["keys", "rotate", "--alg", "ES256", "--now"],
+        &env,
+    );
+    assert!(first.status.success(), "{}", text(&first));
+    let second = run(dir.path(), &["keys", "rotate", "--alg", "ES256"], &env);
+    assert!(second.status.success(), "{}", text(&second));
+    let list = text(&run(dir.path(), &["keys", "list"], &env));
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .filter(|r: &Vec<&str>| r[1] == "ES256")
+        .collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    let num = |v: &str| v.parse::<i64>().unwrap_or_else(|_| panic!("{v}: {list}"));
+    let old = rows
+        .iter()
+        .find(|r| r[2] == "signing")
+        .expect("the old key signs");
+    let new = rows
+        .iter()
+        .find(|r| r[2] == "next (published)")
+        .expect("the new key waits");
+    // Two runs of the command, a second or so apart.
+    let waits = num(new[3]) - num(old[3]);
+    assert!((1000..1010).contains(&waits), "publish_before_use_secs: {waits}");
+    assert_eq!(num(old[4]), num(new[3]), "retired when the new one signs");
+    assert_eq!(
+        num(old[5]) - num(old[4]),
+        7200 + 120,
+        "longest lifetime + skew"
+    );
+}
+
 /// `migrate` says what it applied, then that there is nothing left; `serve`
 /// with `database.run_migrations = false` on an empty database says to migrate.
 #[test]
