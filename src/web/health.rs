@@ -1,12 +1,13 @@
 //! `/healthz`: the process answers. `/readyz`: the database answers and
-//! signing keys are loaded, so a load balancer may send traffic here.
-//! `/metrics`: Prometheus metrics.
+//! every algorithm a client signs with has a key, so a load balancer may
+//! send traffic here. `/metrics`: Prometheus metrics.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::keys::Algorithm;
+use crate::oidc::clients::Client;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
@@ -15,14 +16,40 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping())
-        .await
-        .unwrap_or(false);
-    let keys = state.keys.signer(Algorithm::RS256).is_ok();
+    // Reading the database clients also proves the database answers.
+    let stored = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        state.store.run(crate::store::clients::list),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok);
+    let database = stored.is_some();
+    let mut used: Vec<Algorithm> = state
+        .clients
+        .configured()
+        .iter()
+        .map(|c| c.settings.id_token_signed_response_alg)
+        .collect();
+    used.push(state.config.signing.algorithm);
+    used.extend(
+        stored
+            .iter()
+            .flatten()
+            .filter_map(|row| Client::from_row(row).ok())
+            .map(|c| c.settings.id_token_signed_response_alg),
+    );
+    let missing: Vec<&str> = Algorithm::ALL
+        .into_iter()
+        .filter(|a| used.contains(a) && state.keys.signer(*a).is_err())
+        .map(Algorithm::as_str)
+        .collect();
+    let keys = missing.is_empty();
     let body = json!({
         "status": if database && keys { "ready" } else { "not ready" },
         "database": database,
         "keys": keys,
+        "missing_keys": missing,
     });
     let mut res = if database && keys {
         HttpResponse::Ok()

@@ -359,7 +359,10 @@ fn keys_rotate_retires_by_the_configured_lifetimes() {
         .expect("the new key waits");
     // Two runs of the command, a second or so apart.
     let waits = num(new[3]) - num(old[3]);
-    assert!((1000..1010).contains(&waits), "publish_before_use_secs: {waits}");
+    assert!(
+        (1000..1010).contains(&waits),
+        "publish_before_use_secs: {waits}"
+    );
     assert_eq!(num(old[4]), num(new[3]), "retired when the new one signs");
     assert_eq!(
         num(old[5]) - num(old[4]),

@@ -5,13 +5,15 @@ use openidconnect::core::CoreProviderMetadata;
 
 use crate::backend_tests;
 use crate::login::seed;
-use crate::support::{TestApp, TestDb, http, rp};
+use crate::support::{T0, TestApp, TestDb, http, rp};
 
 backend_tests! {
     health_and_readiness => health_and_readiness,
     jwks_is_served_from_prepared_bytes_with_caching => jwks_cached,
     discovery_issuer_matches_byte_for_byte => discovery_issuer,
     an_issuer_with_a_path_is_served_below_it => issuer_with_a_path,
+    discovery_is_cached_and_conditional => discovery_cached,
+    readiness_wants_a_key_for_every_algorithm_in_use => ready_needs_keys_in_use,
 }
 
 async fn health_and_readiness(db: TestDb) {
@@ -193,5 +195,90 @@ async fn metrics_by_route(db: TestDb) {
         text.contains("mastodon_oidc_db_pool_max_connections 8"),
         "{text}"
     );
+    app.stop().await;
+}
+
+async fn discovery_cached(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let url = app.url("/.well-known/openid-configuration");
+    let res = http().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=3600");
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let doc: serde_json::Value = res.json().await.unwrap();
+    for (tag, status) in [(etag.as_str(), 304), ("\"other\"", 200), ("*", 304)] {
+        let res = http()
+            .get(&url)
+            .header("if-none-match", tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "If-None-Match: {tag}");
+        assert_eq!(res.headers()["etag"], etag.as_str());
+        assert_eq!(res.headers()["cache-control"], "public, max-age=3600");
+        if status == 304 {
+            assert!(res.bytes().await.unwrap().is_empty());
+        }
+    }
+    // service_documentation is the service's own home page, and it answers.
+    let docs = doc["service_documentation"].as_str().unwrap();
+    assert_eq!(docs, app.url("/"));
+    assert_eq!(http().get(docs).send().await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+async fn ready(app: &TestApp) -> (u16, serde_json::Value) {
+    let res = http().get(app.url("/readyz")).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// Delete `alg`'s keys behind the service's back; it re-reads them.
+async fn drop_keys(app: &TestApp, alg: &'static str) {
+    app.state
+        .store
+        .write(move |c| {
+            diesel::connection::SimpleConnection::batch_execute(
+                c,
+                &format!("DELETE FROM signing_keys WHERE alg = '{alg}'"),
+            )
+            .map_err(mastodon_oidc::store::StoreError::from)
+        })
+        .await
+        .unwrap();
+    app.state.keys.refresh().await.unwrap();
+}
+
+async fn ready_needs_keys_in_use(db: TestDb) {
+    use mastodon_oidc::keys::Algorithm;
+    use mastodon_oidc::store;
+    let mut es256 = seed::client("es");
+    es256.id_token_signed_response_alg = Some(Algorithm::ES256);
+    let app = TestApp::spawn_with(&db, |c| c.clients = vec![es256]).await;
+    let st = app.state.store.clone();
+    assert_eq!(ready(&app).await.0, 200);
+    // Nobody signs with EdDSA: its key is not needed.
+    drop_keys(&app, "EdDSA").await;
+    assert_eq!(ready(&app).await.0, 200);
+    // A database client that does.
+    let mut eddsa =
+        mastodon_oidc::oidc::clients::Client::from_config(&seed::client("ed"), Algorithm::EdDSA)
+            .to_row(T0);
+    eddsa.id = "ed".into();
+    st.write(move |c| store::clients::insert(c, &eddsa))
+        .await
+        .unwrap();
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["keys"], false);
+    assert_eq!(body["database"], true);
+    assert_eq!(body["missing_keys"], serde_json::json!(["EdDSA"]));
+    st.write(|c| store::clients::delete(c, "ed")).await.unwrap();
+    assert_eq!(ready(&app).await.0, 200);
+    // A configured client's algorithm.
+    drop_keys(&app, "ES256").await;
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["missing_keys"], serde_json::json!(["ES256"]));
     app.stop().await;
 }
