@@ -91,8 +91,11 @@ fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.filter));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only on a terminal, not in journald or a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
@@ -104,9 +107,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
     // actix-web's server runs inside the actix system runtime.
     actix_web::rt::System::new().block_on(async move {
         let listen = config.listen.clone();
+        // Absolute, so the operator knows where the data went whatever the cwd.
+        let data_dir = std::path::absolute(&config.data_dir)
+            .unwrap_or_else(|_| config.data_dir.clone())
+            .display()
+            .to_string();
         if config.is_development() {
             tracing::warn!(
-                data_dir = %config.data_dir.display(),
+                data_dir = %data_dir,
                 database = %redact_url(&config.database_url()),
                 "DEVELOPMENT SETUP: generated secrets and the embedded database live in the data directory; do not use it in production"
             );
@@ -120,6 +128,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             listen = %running.addr,
             discovery = %state.url(crate::oidc::discovery::paths::DISCOVERY),
             backend = ?state.store.backend(),
+            data_dir = %data_dir,
             "mastodon-oidc is ready"
         );
         // actix installs SIGINT/SIGTERM handlers and stops gracefully.

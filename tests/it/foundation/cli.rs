@@ -90,7 +90,17 @@ async fn starts_with_nothing_and_reuses_its_keys() {
     let dir = tempfile::tempdir().unwrap();
     let (first, log) = serve_once(dir.path()).await;
     assert!(log.contains("DEVELOPMENT SETUP"), "{log}");
-    assert!(log.contains("data"), "says where the data lives: {log}");
+    // Where the data lives, as an absolute path (the test's cwd is the temp dir).
+    let data = dir.path().join("data");
+    let warning = log
+        .lines()
+        .find(|l| l.contains("DEVELOPMENT SETUP"))
+        .unwrap();
+    assert!(
+        warning.contains(&format!("data_dir={}", data.display())),
+        "{warning}"
+    );
+    assert!(warning.contains("database=sqlite://"), "{warning}");
     assert!(dir.path().join("data/master.key").exists());
     assert!(dir.path().join("data/mastodon-oidc.sqlite3").exists());
     #[cfg(unix)]
