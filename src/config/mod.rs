@@ -520,6 +520,45 @@ mod tests {
         assert!(missing.is_empty(), "config/example.toml lacks {missing:?}");
     }
 
+    /// The README's configuration table names every setting.
+    #[test]
+    fn readme_lists_every_setting() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .unwrap();
+        let table: String = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| setting |"))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let mut missing = vec![];
+        for (section, names) in [
+            ("", fields::<Config>()),
+            ("log.", fields::<LogConfig>()),
+            ("database.", fields::<DatabaseConfig>()),
+            ("tokens.", fields::<TokenConfig>()),
+            ("signing.", fields::<SigningConfig>()),
+            ("upstream.", fields::<UpstreamConfig>()),
+            ("limits.", fields::<LimitsConfig>()),
+            // `[[clients]]` fields are listed in its row, unprefixed.
+            ("", fields::<ClientConfig>()),
+        ] {
+            for name in names {
+                let key = format!("`{section}{name}`");
+                // A section (`log`) is documented by its settings.
+                let is_section = section.is_empty()
+                    && (table.contains(&format!("`{name}.")) || name == "clients");
+                if !(is_section || table.contains(&key)) {
+                    missing.push(key);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "README configuration table lacks {missing:?}"
+        );
+    }
+
     #[test]
     fn signup_servers_come_from_the_environment_and_are_checked() {
         let c = Config::load(
