@@ -35,8 +35,9 @@ fn display(path: &[Seg]) -> String {
 struct Sources {
     /// (name to show, text) of the file.
     file: Option<(String, String)>,
-    /// Key paths set by the environment, and the variable that set each.
-    env: Vec<(Vec<String>, String)>,
+    /// Key paths set by the environment, the variable that set each, and
+    /// its raw text.
+    env: Vec<(Vec<String>, String, String)>,
 }
 
 impl Sources {
@@ -48,16 +49,31 @@ impl Sources {
                 Seg::Index(_) => None,
             })
             .collect();
-        if let Some((_, var)) = self
+        if let Some((_, var, _)) = self
             .env
             .iter()
-            .find(|(p, _)| p.starts_with(&keys) || keys.starts_with(p))
+            .find(|(p, _, _)| p.starts_with(&keys) || keys.starts_with(p))
         {
             return Some(format!("environment variable {var}"));
         }
         let (name, text) = self.file.as_ref()?;
         let at = locate(text, path)?;
         Some(format!("{name} {}", position(text, at)))
+    }
+
+    /// The raw text of the variable that set exactly this key.
+    fn env_text(&self, path: &[Seg]) -> Option<&str> {
+        let keys: Vec<&str> = path
+            .iter()
+            .filter_map(|s| match s {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Index(_) => None,
+            })
+            .collect();
+        self.env
+            .iter()
+            .find(|(p, _, _)| p.iter().map(String::as_str).eq(keys.iter().copied()))
+            .map(|(_, _, raw)| raw.as_str())
     }
 }
 
@@ -256,6 +272,15 @@ fn collect<T: DeserializeOwned>(
         };
         let mut keys = error_keys(&err);
         let message = err.message();
+        // An environment variable's text is typed by its look, so a name
+        // like `2024` arrives as a number: where a string is wanted, it is one.
+        if message.contains("expected a string") && !keys.is_empty() {
+            if let Some(raw) = sources.env_text(&full(at, &keys)) {
+                if replace(&mut value, &keys, toml::Value::String(raw.to_string())) {
+                    continue;
+                }
+            }
+        }
         let quoted = first_quoted(message, '`');
         if let (true, Some(field)) = (message.starts_with("missing field"), &quoted) {
             let mut missing = keys.clone();
@@ -299,6 +324,23 @@ fn error_keys(err: &toml::de::Error) -> Vec<String> {
         })
         .map(|k| k.split('.').map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+/// Replace the value at `keys` unless it already is `new` (so a retry
+/// cannot loop).
+fn replace(value: &mut toml::Value, keys: &[String], new: toml::Value) -> bool {
+    let mut at = value;
+    for k in keys {
+        match at.get_mut(k.as_str()) {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    if *at == new {
+        return false;
+    }
+    *at = new;
+    true
 }
 
 fn remove(value: &mut toml::Value, keys: &[String]) -> bool {
@@ -397,7 +439,7 @@ fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
     problems: &mut Vec<String>,
-) -> Vec<(Vec<String>, String)> {
+) -> Vec<(Vec<String>, String, String)> {
     let mut vars: Vec<_> = env
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
@@ -426,7 +468,7 @@ fn apply_env(
             }
         };
         match insert_path(table, &path, value) {
-            Ok(()) => set.push((path, key)),
+            Ok(()) => set.push((path, key, raw)),
             Err(section) => problems.push(format!(
                 "environment variable {key}: {section} is not a section"
             )),

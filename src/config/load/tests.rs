@@ -159,3 +159,30 @@ fn a_bad_master_secret_file_is_a_configuration_problem() {
     std::fs::write(&file, crate::crypto::b64url(&[5; 32])).unwrap();
     assert!(Config::load(None, vars(&file)).is_ok());
 }
+
+#[test]
+fn environment_text_that_looks_like_a_number_is_a_string_where_one_is_wanted() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("MASTODON_OIDC_UPSTREAM__CLIENT_NAME", "2024"),
+            ("MASTODON_OIDC_UPSTREAM__USER_AGENT", "true"),
+            ("MASTODON_OIDC_TOKENS__ACCESS_TOKEN_TTL_SECS", "120"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.upstream.client_name, "2024");
+    assert_eq!(c.upstream.user_agent.as_deref(), Some("true"));
+    assert_eq!(c.tokens.access_token_ttl_secs, 120);
+    // A number where a number is wanted is still checked as one.
+    has(
+        &problems(
+            "",
+            &[("MASTODON_OIDC_TOKENS__ACCESS_TOKEN_TTL_SECS", "soon")],
+        ),
+        &[
+            "tokens.access_token_ttl_secs",
+            "MASTODON_OIDC_TOKENS__ACCESS_TOKEN_TTL_SECS",
+        ],
+    );
+}
