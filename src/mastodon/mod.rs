@@ -6,7 +6,9 @@
 //! capabilities (`discover`), makes sure our app is registered there once
 //! (`apps`), and returns the authorize URL with PKCE where advertised
 //! (`oauth`). `complete` exchanges the code, reads `verify_credentials`
-//! into an [`Identity`] (`account`) and revokes the upstream token.
+//! into an [`Identity`] (`account`), names its handle's domain only where
+//! WebFinger there describes that account (`handle`) and revokes the
+//! upstream token.
 //! Sign-up (`signup`) uses the same app, registered with `write:accounts`
 //! where configuration offers sign-up.
 //! Outcomes are recorded on the server row for operators.
@@ -14,6 +16,7 @@
 pub mod account;
 pub mod apps;
 pub mod discover;
+mod handle;
 pub mod input;
 pub mod oauth;
 pub mod signup;
@@ -153,13 +156,15 @@ impl MastodonUpstream {
                 lang: lang.as_deref(),
             },
         )?;
+        // Only the typed domain's own WebFinger speaks for handles there.
+        let vouches = resolved.handle_domain.as_deref() == Some(typed.domain.as_str());
         let stored = Stored {
             host: host.clone(),
             client_id: app.client_id.clone(),
             scope: scope.to_string(),
             code_verifier: pkce.map(|(v, _)| v),
             handle_domain: resolved.handle_domain.or(caps.domain),
-            handle_verified: resolved.handle_verified,
+            described: resolved.account.filter(|_| vouches),
         };
         Ok(Begin {
             redirect_to: url,
@@ -216,28 +221,9 @@ impl MastodonUpstream {
                 identity?,
                 handle_domain,
                 server_host,
-                stored.handle_verified,
+                stored.described.as_ref(),
             )
             .await)
-    }
-
-    /// A server may only speak for another domain if that domain agrees.
-    async fn settle_handle(
-        &self,
-        mut identity: Identity,
-        handle_domain: &str,
-        server_host: &str,
-        verified: bool,
-    ) -> Identity {
-        if handle_domain != server_host
-            && !verified
-            && !self
-                .confirm_handle(&identity.username, handle_domain, server_host)
-                .await
-        {
-            identity.handle = format!("{}@{server_host}", identity.username);
-        }
-        identity
     }
 
     /// Record the outcome on the server row; never fails the login.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::apps::{App, is_invalid_client};
+use super::discover::Described;
 use super::{MastodonUpstream, http_error};
 use crate::crypto;
 use crate::upstream::UpstreamError;
@@ -20,9 +21,9 @@ pub struct Stored {
     pub code_verifier: Option<String>,
     /// LOCAL_DOMAIN learned from WebFinger, for the canonical handle.
     pub handle_domain: Option<String>,
-    /// `handle_domain` was confirmed by WebFinger during `begin`.
+    /// The account WebFinger at `handle_domain` described during `begin`.
     #[serde(default)]
-    pub handle_verified: bool,
+    pub described: Option<Described>,
 }
 
 impl Stored {
@@ -296,8 +297,11 @@ mod tests {
             client_id: "c".into(),
             scope: "profile".into(),
             code_verifier: Some("v".into()),
-            handle_domain: None,
-            handle_verified: false,
+            handle_domain: Some("d.example".into()),
+            described: Some(Described {
+                api_host: "h.example".into(),
+                actor: Some("https://h.example/users/a".into()),
+            }),
         };
         assert_eq!(Stored::from_bytes(&s.to_bytes()).unwrap(), s);
         assert!(Stored::from_bytes(b"junk").is_err());

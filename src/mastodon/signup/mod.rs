@@ -209,7 +209,7 @@ impl MastodonUpstream {
             .await
         {
             Ok(identity) => Ok(SignupStatus::Active(Box::new(
-                self.settle_handle(identity, &p.handle_domain, host, false)
+                self.settle_handle(identity, &p.handle_domain, host, None)
                     .await,
             ))),
             Err(UpstreamError::AccountRefused(AccountRefusal::Unconfirmed)) => {

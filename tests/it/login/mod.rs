@@ -2,6 +2,7 @@
 //! login flow grows) authorize, callback, userinfo, revocation and logout.
 
 mod flow;
+mod handles;
 mod logout;
 pub mod mastodon;
 mod pairwise;

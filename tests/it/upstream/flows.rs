@@ -1,5 +1,5 @@
 //! The whole leg per profile: identity fields, scopes, PKCE, revocation,
-//! LOCAL_DOMAIN vs WEB_DOMAIN, the typed forms, force_login and lang.
+//! the typed forms, force_login and lang.
 
 use mastodon_oidc::upstream::{CallbackQuery, LoginInput, Upstream, UpstreamError};
 
@@ -121,56 +121,6 @@ async fn keep_tokens_skips_revocation(db: TestDb) {
     });
     leg.login("alice@social.test").await.expect("login");
     assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 0);
-}
-
-async fn handle_domain_differs_from_api_host(db: TestDb) {
-    let fake = FakeConfig::new(Profile::Mastodon44)
-        .web_domain("mastodon.test")
-        .local_domain("example.test");
-    let leg = Leg::start(&db, fake);
-    let id = leg.login("@alice@example.test").await.expect("login");
-    assert_eq!(id.server_host, "mastodon.test");
-    assert_eq!(id.handle, "alice@example.test");
-    let reg = leg.fake.last("POST", "/api/v1/apps").expect("registered");
-    assert_eq!(reg.host(), "mastodon.test");
-    assert_eq!(
-        reg.body_param("redirect_uris"),
-        Some(format!("{ISSUER}/callback/mastodon.test").as_str())
-    );
-    // Typing the server name or the WEB_DOMAIN handle still yields the
-    // LOCAL_DOMAIN handle, once WebFinger there confirms it.
-    let id = leg.login("mastodon.test").await.expect("login by server");
-    assert_eq!(id.handle, "alice@example.test");
-    let id = leg
-        .login("@alice@mastodon.test")
-        .await
-        .expect("login by web domain");
-    assert_eq!(id.handle, "alice@example.test");
-}
-
-async fn unconfirmed_handle_domain_is_not_claimed(db: TestDb) {
-    let fake = FakeConfig::new(Profile::Mastodon44)
-        .web_domain("mastodon.test")
-        .local_domain("example.test");
-    let leg = Leg::start(&db, fake);
-    let input = LoginInput {
-        typed: "mastodon.test".into(),
-        ..Default::default()
-    };
-    let begin = leg.up.begin(&input, "s").await.expect("begin");
-    let query = leg.authorize(&begin.redirect_to).await;
-    // The domain the instance API names does not vouch for the account.
-    leg.fake
-        .force_response("GET", "/.well-known/webfinger", 404, "text/plain", "", None);
-    leg.fake
-        .force_response("GET", "/.well-known/host-meta", 404, "text/plain", "", None);
-    let id = leg
-        .up
-        .complete("mastodon.test", &begin.stored, &query)
-        .await
-        .expect("complete");
-    assert_eq!(id.handle, "alice@mastodon.test");
-    assert!(leg.fake.count("GET", "/.well-known/webfinger") >= 1);
 }
 
 async fn every_typed_form_reaches_the_same_account(db: TestDb) {
@@ -301,12 +251,10 @@ async fn instance_rate_limit_is_reported(db: TestDb) {
 }
 
 backend_tests!(
-    unconfirmed_handle => unconfirmed_handle_domain_is_not_claimed,
     host_meta => host_meta_fallback_when_webfinger_is_missing,
     instance_429 => instance_rate_limit_is_reported,
     whole_leg => whole_leg_per_profile,
     keep_tokens => keep_tokens_skips_revocation,
-    local_domain => handle_domain_differs_from_api_host,
     typed_forms => every_typed_form_reaches_the_same_account,
     force_login_lang => force_login_and_lang_reach_the_authorize_url,
     callbacks => denied_and_mismatched_callbacks,

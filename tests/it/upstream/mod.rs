@@ -4,6 +4,7 @@
 
 mod apps;
 mod flows;
+mod handles;
 mod refusals;
 mod signup;
 
