@@ -24,7 +24,8 @@ pub struct UpstreamConfig {
     pub breaker_open_secs: u64,
     /// How long a server's learned capabilities are trusted.
     pub capabilities_ttl_secs: i64,
-    /// Keep the upstream access token (encrypted) instead of revoking it after login.
+    /// Keep the upstream access token instead of revoking it after login,
+    /// sealed in the account's row (`accounts.upstream_token`).
     pub keep_upstream_tokens: bool,
     /// Revoke the upstream token this long after the login (0: at once);
     /// see `mastodon::oauth::release_token` for why not at once.

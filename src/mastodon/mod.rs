@@ -8,7 +8,7 @@
 //! (`oauth`). `complete` exchanges the code, reads `verify_credentials`
 //! into an [`Identity`] (`account`), names its handle's domain only where
 //! WebFinger there describes that account (`handle`) and revokes the
-//! upstream token.
+//! upstream token, or, with `keep_upstream_tokens`, hands it back sealed.
 //! Sign-up (`signup`) uses the same app, registered with `write:accounts`
 //! where configuration offers sign-up.
 //! Outcomes are recorded on the server row for operators.
@@ -33,8 +33,8 @@ use crate::crypto::{self, Sealer};
 use crate::http::{HttpError, Outbound};
 use crate::store::{Store, StoreError, servers};
 use crate::upstream::{
-    Begin, CallbackQuery, Identity, LoginInput, NewAccount, Resent, SignedUp, SignupError,
-    SignupRules, SignupStatus, Upstream, UpstreamError,
+    Begin, CallbackQuery, LoginInput, NewAccount, Resent, SignedUp, SignupError, SignupRules,
+    SignupStatus, Upstream, UpstreamError, Verified,
 };
 
 use oauth::{AuthorizeParams, Stored};
@@ -178,7 +178,7 @@ impl MastodonUpstream {
         server_host: &str,
         stored: &[u8],
         query: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError> {
+    ) -> Result<Verified, UpstreamError> {
         let stored = Stored::from_bytes(stored)?;
         if stored.host != server_host {
             return Err(UpstreamError::InvalidCallback(
@@ -216,14 +216,18 @@ impl MastodonUpstream {
             .verify_credentials(server_host, handle_domain, &token)
             .await;
         self.release_token(server_host, &app, &token).await;
-        Ok(self
+        let identity = self
             .settle_handle(
                 identity?,
                 handle_domain,
                 server_host,
                 stored.described.as_ref(),
             )
-            .await)
+            .await;
+        Ok(Verified {
+            identity,
+            sealed_token: self.kept(&token),
+        })
     }
 
     /// Record the outcome on the server row; never fails the login.
@@ -280,7 +284,7 @@ impl Upstream for MastodonUpstream {
         server_host: &str,
         stored: &[u8],
         query: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError> {
+    ) -> Result<Verified, UpstreamError> {
         let result = self.complete_inner(server_host, stored, query).await;
         let known = Stored::from_bytes(stored).is_ok_and(|s| s.host == server_host);
         self.record(known.then_some(server_host), &result).await;

@@ -12,6 +12,9 @@ use super::{MastodonUpstream, http_error};
 use crate::crypto;
 use crate::upstream::UpstreamError;
 
+/// Seal of an account token kept for later re-verification (`keep_upstream_tokens`).
+pub const TOKEN_SEAL: &str = "mastodon-account-token";
+
 /// What `begin` hands the provider to keep (opaque to it) for `complete`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stored {
@@ -154,6 +157,13 @@ impl MastodonUpstream {
                 )))
             }
         }
+    }
+
+    /// The token sealed for the provider to store, when configured to keep it.
+    pub(crate) fn kept(&self, token: &str) -> Option<Vec<u8>> {
+        self.config
+            .keep_upstream_tokens
+            .then(|| self.sealer.seal(TOKEN_SEAL, token.as_bytes()))
     }
 
     /// We are done with an account token: revoke it, `revoke_delay_secs`

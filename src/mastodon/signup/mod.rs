@@ -18,7 +18,7 @@ use super::apps::retry_after;
 use super::{MastodonUpstream, http_error};
 use crate::upstream::{
     AccountRefusal, FieldProblem, NewAccount, Problem, Resent, SignedUp, SignupError, SignupField,
-    SignupRules, SignupStatus, UpstreamError,
+    SignupRules, SignupStatus, UpstreamError, Verified,
 };
 
 /// What [`SignedUp::stored`] holds: enough to ask about the account later.
@@ -208,10 +208,12 @@ impl MastodonUpstream {
             .verify_credentials(host, &p.handle_domain, &p.token)
             .await
         {
-            Ok(identity) => Ok(SignupStatus::Active(Box::new(
-                self.settle_handle(identity, &p.handle_domain, host, None)
+            Ok(identity) => Ok(SignupStatus::Active(Box::new(Verified {
+                identity: self
+                    .settle_handle(identity, &p.handle_domain, host, None)
                     .await,
-            ))),
+                sealed_token: self.kept(&p.token),
+            }))),
             Err(UpstreamError::AccountRefused(AccountRefusal::Unconfirmed)) => {
                 Ok(SignupStatus::AwaitingConfirmation)
             }

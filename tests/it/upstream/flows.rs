@@ -3,6 +3,7 @@
 
 use mastodon_oidc::upstream::{CallbackQuery, LoginInput, Upstream, UpstreamError};
 
+use mastodon_oidc::mastodon::oauth::TOKEN_SEAL;
 use mastodon_oidc::store::servers;
 
 use super::{ALL, ISSUER, Leg};
@@ -25,10 +26,12 @@ async fn whole_leg_per_profile(db: TestDb) {
             .write(|c| servers::delete(c, "social.test"))
             .await
             .expect("reset server row");
-        let id = leg
-            .login("@alice@social.test")
+        let verified = leg
+            .login_verified("@alice@social.test")
             .await
             .unwrap_or_else(|e| panic!("{profile:?}: {e}"));
+        assert_eq!(verified.sealed_token, None, "not kept by default");
+        let id = verified.identity;
         assert_eq!(id.server_host, "social.test", "{profile:?}");
         assert_eq!(id.account_id, ALICE_ID, "{profile:?}");
         assert_eq!(id.username, "alice");
@@ -110,8 +113,15 @@ async fn whole_leg_per_profile(db: TestDb) {
             assert_eq!(auth.query_param("code_challenge_method"), Some("S256"));
         }
 
-        // The upstream token is revoked after use.
+        // The upstream token is revoked after use, not kept.
         assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 1, "{profile:?}");
+        assert_eq!(
+            leg.fake
+                .last("POST", "/oauth/revoke")
+                .unwrap()
+                .body_param("token"),
+            Some(user_token(&leg).as_str())
+        );
     }
 }
 
@@ -119,8 +129,28 @@ async fn keep_tokens_skips_revocation(db: TestDb) {
     let leg = Leg::start_with(&db, FakeConfig::new(Profile::Mastodon44), |c| {
         c.keep_upstream_tokens = true
     });
-    leg.login("alice@social.test").await.expect("login");
+    let v = leg
+        .login_verified("alice@social.test")
+        .await
+        .expect("login");
     assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 0);
+    let issued = user_token(&leg);
+    let sealed = v.sealed_token.expect("kept");
+    assert!(!sealed.windows(issued.len()).any(|w| w == issued.as_bytes()));
+    let opened = leg.sealer.open(TOKEN_SEAL, &sealed).expect("unseals");
+    assert_eq!(opened, issued.as_bytes());
+}
+
+/// The one user token the fake issued.
+fn user_token(leg: &Leg) -> String {
+    let users: Vec<_> = leg
+        .fake
+        .tokens()
+        .into_iter()
+        .filter(|t| t.user_id.is_some())
+        .collect();
+    assert_eq!(users.len(), 1);
+    users[0].token.clone()
 }
 
 async fn every_typed_form_reaches_the_same_account(db: TestDb) {
@@ -208,7 +238,8 @@ async fn denied_and_mismatched_callbacks(db: TestDb) {
         .up
         .complete("social.test", &begin.stored, &query)
         .await
-        .expect("complete");
+        .expect("complete")
+        .identity;
     assert_eq!(id.account_id, ALICE_ID);
 }
 

@@ -93,7 +93,8 @@ async fn unconfirmed_handle_domain_is_not_claimed(db: TestDb) {
         .up
         .complete("mastodon.test", &begin.stored, &query)
         .await
-        .expect("complete");
+        .expect("complete")
+        .identity;
     assert_eq!(id.handle, "alice@mastodon.test");
     assert!(leg.fake.count("GET", "/.well-known/webfinger") >= 1);
 }

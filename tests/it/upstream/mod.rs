@@ -15,7 +15,9 @@ use mastodon_oidc::config::UpstreamConfig;
 use mastodon_oidc::crypto::Sealer;
 use mastodon_oidc::mastodon::MastodonUpstream;
 use mastodon_oidc::store::Store;
-use mastodon_oidc::upstream::{CallbackQuery, Identity, LoginInput, Upstream, UpstreamError};
+use mastodon_oidc::upstream::{
+    CallbackQuery, Identity, LoginInput, Upstream, UpstreamError, Verified,
+};
 
 use crate::fake_mastodon::{FakeConfig, FakeMastodon, Profile};
 use crate::support::{T0, TestDb, test_config};
@@ -125,8 +127,13 @@ impl Leg {
         serde_urlencoded::from_str(loc.query().unwrap_or_default()).expect("callback query")
     }
 
-    /// The whole leg for `typed`.
+    /// The whole leg for `typed`; the account.
     pub async fn login(&self, typed: &str) -> Result<Identity, UpstreamError> {
+        self.login_verified(typed).await.map(|v| v.identity)
+    }
+
+    /// The whole leg for `typed`.
+    pub async fn login_verified(&self, typed: &str) -> Result<Verified, UpstreamError> {
         let input = LoginInput {
             typed: typed.into(),
             ..Default::default()
