@@ -15,6 +15,10 @@ pub struct UpstreamConfig {
     pub allow_insecure: bool,
     pub connect_timeout_secs: u64,
     pub request_timeout_secs: u64,
+    /// The whole upstream leg of a login (starting it, or finishing it at
+    /// the callback) gives up after this long, however many requests,
+    /// queues and first-contact waits it involves.
+    pub login_deadline_secs: u64,
     pub max_body_bytes: usize,
     /// Concurrent requests to one server at most.
     pub per_server_concurrency: usize,
@@ -47,6 +51,7 @@ impl Default for UpstreamConfig {
             allow_insecure: false,
             connect_timeout_secs: 5,
             request_timeout_secs: 10,
+            login_deadline_secs: 20,
             max_body_bytes: 1 << 20,
             per_server_concurrency: 4,
             breaker_failures: 5,
@@ -81,7 +86,10 @@ impl UpstreamConfig {
             problems
                 .push("upstream.host_overrides needs upstream.allow_insecure (tests only)".into());
         }
-        if self.connect_timeout_secs == 0 || self.request_timeout_secs == 0 {
+        if self.connect_timeout_secs == 0
+            || self.request_timeout_secs == 0
+            || self.login_deadline_secs == 0
+        {
             problems.push("upstream timeouts must be at least 1 second".into());
         }
         if self.max_body_bytes < 4096 {

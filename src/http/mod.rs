@@ -253,23 +253,27 @@ impl Outbound {
     }
 
     async fn send(&self, host: &str, req: reqwest::Request) -> Result<Fetched, HttpError> {
-        // Per host first, so a slow host's queue holds no global permits.
-        // Both permits live until the body has been read.
-        let _host = self
-            .semaphore(host)
-            .acquire_owned()
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let _global = self
-            .global
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        // reqwest's own timeout covers the body too; this is the backstop.
-        tokio::time::timeout(self.total_timeout, self.fetch(req))
-            .await
-            .unwrap_or(Err(HttpError::Timeout))
+        // Waiting for a permit counts: a queue behind a slow server must not
+        // stretch a request past its timeout. reqwest's own timeout (body
+        // included) starts later, at the request.
+        tokio::time::timeout(self.total_timeout, async {
+            // Per host first, so a slow host's queue holds no global permits.
+            // Both permits live until the body has been read.
+            let _host = self
+                .semaphore(host)
+                .acquire_owned()
+                .await
+                .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            let _global = self
+                .global
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            self.fetch(req).await
+        })
+        .await
+        .unwrap_or(Err(HttpError::Timeout))
     }
 
     async fn fetch(&self, req: reqwest::Request) -> Result<Fetched, HttpError> {

@@ -21,7 +21,7 @@ const MAX_LOCKS: usize = 1024;
 const LEASE_SECS: i64 = 30;
 /// Waiters poll for the other replica's registration this often, this long.
 const POLL: Duration = Duration::from_millis(200);
-const POLL_ROUNDS: u32 = 175; // outlasts a dead replica's lease
+const POLL_ROUNDS: u32 = 175; // outlasts a dead replica's lease; the deadline ends it sooner
 /// Back-off after a 429 without usable headers (the throttle window).
 const DEFAULT_BLOCK_SECS: u64 = 600;
 
@@ -197,9 +197,10 @@ impl MastodonUpstream {
         map.entry(host.to_string()).or_default().clone()
     }
 
+    /// Waiting (for the lock, for another replica) ends with the login's
+    /// deadline; a registration under way does not.
     async fn register_serialised(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
-        let lock = self.host_lock(host);
-        let _guard = lock.lock().await;
+        let guard = self.host_lock(host).lock_owned().await;
         // Someone in this process may have registered while we waited.
         if let Some(app) = self.stored_app(host, scopes).await? {
             return Ok(app);
@@ -213,22 +214,17 @@ impl MastodonUpstream {
                 .await
                 .map_err(store_error)?;
             if leased {
-                // The holder before us may have stored its app and released
-                // the lease between our last look and now.
-                let result = match self.stored_app(host, scopes).await {
-                    Ok(Some(app)) => Ok(app),
-                    Ok(None) => self.register(host, scopes).await,
-                    Err(e) => Err(e),
-                };
-                let (h, owner) = (host.to_string(), self.replica.clone());
-                let released = self
-                    .store
-                    .write(move |c| servers::release_lease(c, &h, &owner))
-                    .await;
-                if let Err(e) = released {
-                    tracing::warn!(host, error = %e, "could not release the lease");
-                }
-                return result;
+                // A task of its own, holding the lock: an app the server
+                // registered but we never stored would cost one of its few
+                // registrations, if the person stopped waiting half-way.
+                let (me, h, sc) = (self.clone(), host.to_string(), scopes.to_string());
+                let task = tokio::spawn(async move {
+                    let _guard = guard;
+                    me.register_leased(&h, &sc).await
+                });
+                return task.await.unwrap_or_else(|e| {
+                    Err(UpstreamError::Internal(format!("registration task: {e}")))
+                });
             }
             // Another replica is registering: wait for its result.
             tokio::time::sleep(POLL).await;
@@ -239,6 +235,27 @@ impl MastodonUpstream {
         Err(UpstreamError::Unavailable(format!(
             "Setting up {host} is taking too long; please try again."
         )))
+    }
+
+    /// Under the lease: register unless the holder before us just did, then
+    /// release the lease.
+    async fn register_leased(&self, host: &str, scopes: &str) -> Result<App, UpstreamError> {
+        // The holder before us may have stored its app and released the
+        // lease between our last look and now.
+        let result = match self.stored_app(host, scopes).await {
+            Ok(Some(app)) => Ok(app),
+            Ok(None) => self.register(host, scopes).await,
+            Err(e) => Err(e),
+        };
+        let (h, owner) = (host.to_string(), self.replica.clone());
+        let released = self
+            .store
+            .write(move |c| servers::release_lease(c, &h, &owner))
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(host, error = %e, "could not release the lease");
+        }
+        result
     }
 
     async fn refuse_if_blocked(&self, host: &str) -> Result<(), UpstreamError> {

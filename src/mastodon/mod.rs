@@ -15,6 +15,7 @@
 
 pub mod account;
 pub mod apps;
+mod deadline;
 pub mod discover;
 mod handle;
 pub mod input;
@@ -37,6 +38,7 @@ use crate::upstream::{
     SignupStatus, Upstream, UpstreamError, Verified,
 };
 
+use deadline::{TIMED_OUT, within};
 use oauth::{AuthorizeParams, Stored};
 
 /// The Mastodon upstream. Cheap to clone; share one per process.
@@ -199,33 +201,41 @@ impl MastodonUpstream {
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| UpstreamError::InvalidCallback("the callback has no code".into()))?;
-        let app = self
-            .load_app(server_host)
-            .await?
-            .filter(|a| a.client_id == stored.client_id)
-            .ok_or_else(|| {
-                UpstreamError::InvalidCallback(
-                    "the app this login started with is no longer registered".into(),
-                )
-            })?;
-        let token = self
-            .exchange_code(server_host, &app, code, stored.code_verifier.as_deref())
-            .await?;
+        let deadline = self.deadline();
+        let (app, token) = within(deadline, async {
+            let app = self
+                .load_app(server_host)
+                .await?
+                .filter(|a| a.client_id == stored.client_id)
+                .ok_or_else(|| {
+                    UpstreamError::InvalidCallback(
+                        "the app this login started with is no longer registered".into(),
+                    )
+                })?;
+            let token = self
+                .exchange_code(server_host, &app, code, stored.code_verifier.as_deref())
+                .await?;
+            Ok((app, token))
+        })
+        .await?;
         let handle_domain = stored.handle_domain.as_deref().unwrap_or(server_host);
-        let identity = self
-            .verify_credentials(server_host, handle_domain, &token)
-            .await;
-        self.release_token(server_host, &app, &token).await;
-        let identity = self
-            .settle_handle(
-                identity?,
-                handle_domain,
-                server_host,
-                stored.described.as_ref(),
-            )
-            .await;
+        let identity = within(deadline, async {
+            let identity = self
+                .verify_credentials(server_host, handle_domain, &token)
+                .await?;
+            let described = stored.described.as_ref();
+            Ok(self
+                .settle_handle(identity, handle_domain, server_host, described)
+                .await)
+        })
+        .await;
+        // A token that logged nobody in is not worth keeping.
+        if identity.is_err() || !self.config.keep_upstream_tokens {
+            self.release_token(server_host, &app, &token, deadline)
+                .await;
+        }
         Ok(Verified {
-            identity,
+            identity: identity?,
             sealed_token: self.kept(&token),
         })
     }
@@ -267,7 +277,7 @@ impl MastodonUpstream {
 #[async_trait(?Send)]
 impl Upstream for MastodonUpstream {
     async fn begin(&self, input: &LoginInput, state: &str) -> Result<Begin, UpstreamError> {
-        let result = self.begin_inner(input, state).await;
+        let result = within(self.deadline(), self.begin_inner(input, state)).await;
         let host = match &result {
             Ok(b) => Some(b.server_host.clone()),
             Err(_) => input::parse(&input.typed).ok().map(|t| t.domain),
@@ -343,12 +353,7 @@ pub(crate) fn http_error(e: HttpError) -> UpstreamError {
         HttpError::Refused(_) => {
             UpstreamError::NotAllowed("That server cannot be used with this service.".into())
         }
-        HttpError::Timeout => {
-            UpstreamError::Unavailable(
-                "The server did not answer in time. It may be down or overloaded; try again later."
-                    .into(),
-            )
-        }
+        HttpError::Timeout => UpstreamError::Unavailable(TIMED_OUT.into()),
         HttpError::Connect(_) => {
             UpstreamError::Unavailable(
                 "The server could not be reached. It may be down; try again later.".into(),

@@ -4,6 +4,7 @@
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use url::Url;
 
 use super::apps::{App, is_invalid_client};
@@ -172,13 +173,22 @@ impl MastodonUpstream {
     /// once can pull it from under a concurrent login of the same person
     /// that has exchanged its code but not yet read the account. A delayed
     /// revocation lost to a restart leaves a read-only token to expire.
-    pub(crate) async fn release_token(&self, host: &str, app: &App, token: &str) {
-        if self.config.keep_upstream_tokens {
-            return;
-        }
+    /// Without a delay it is revoked at once if that fits before
+    /// `deadline`, else in the background.
+    pub(crate) async fn release_token(
+        &self,
+        host: &str,
+        app: &App,
+        token: &str,
+        deadline: Instant,
+    ) {
         let delay = self.config.revoke_delay_secs;
-        if delay == 0 {
-            return self.revoke(host, app, token).await;
+        if delay == 0
+            && tokio::time::timeout_at(deadline, self.revoke(host, app, token))
+                .await
+                .is_ok()
+        {
+            return;
         }
         let (me, host, app, token) = (
             self.clone(),

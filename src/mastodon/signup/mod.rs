@@ -267,7 +267,8 @@ impl MastodonUpstream {
         };
         match self.load_app(host).await {
             Ok(Some(app)) if app.client_id == p.client_id => {
-                self.release_token(host, &app, &p.token).await
+                self.release_token(host, &app, &p.token, self.deadline())
+                    .await
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(host, error = %e, "cannot revoke the sign-up token"),

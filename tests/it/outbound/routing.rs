@@ -115,3 +115,24 @@ async fn per_host_concurrency_is_limited() {
     // The measurement can see parallel requests when the limit allows them.
     assert!(max_parallel_with(3).await >= 2);
 }
+
+#[tokio::test]
+async fn waiting_for_a_slot_counts_toward_the_timeout() {
+    let srv =
+        serve(|_| Reply::After(Duration::from_millis(700), response("200 OK", "", b"slow"))).await;
+    let mut cfg = config(true);
+    cfg.per_server_concurrency = 1;
+    cfg.request_timeout_secs = 1;
+    let out = client(&cfg);
+    let run = |out: Outbound, url: url::Url| async move {
+        out.execute(out.request(Method::GET, url)).await
+    };
+    let (a, b) = tokio::join!(
+        run(out.clone(), srv.url("/a")),
+        run(out.clone(), srv.url("/b"))
+    );
+    // One had the slot; the other waited 0.7 s for it and would need 0.7 s more.
+    let (done, late): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(Result::is_ok);
+    assert_eq!(done.len(), 1, "{late:?}");
+    assert!(matches!(late[..], [Err(HttpError::Timeout)]), "{late:?}");
+}

@@ -3,6 +3,7 @@
 //! the fake's authorize endpoint (auto-approved), then `complete`.
 
 mod apps;
+mod deadline;
 mod flows;
 mod handles;
 mod refusals;
