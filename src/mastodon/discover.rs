@@ -36,6 +36,8 @@ impl Described {
 }
 
 /// What we learned about a server. Stored as JSON in `servers.capabilities`.
+/// Registrations and the title are not kept: sign-up reads them fresh
+/// (`signup::rules_of`), since they change more often than the software.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub software: Option<String>,
@@ -44,11 +46,8 @@ pub struct Capabilities {
     pub has_metadata: bool,
     pub scopes_supported: Vec<String>,
     pub pkce_s256: bool,
-    pub title: Option<String>,
     /// LOCAL_DOMAIN as the instance API reports it.
     pub domain: Option<String>,
-    pub registrations_open: bool,
-    pub approval_required: bool,
 }
 
 #[derive(Deserialize)]
@@ -213,33 +212,17 @@ impl MastodonUpstream {
     async fn learn(&self, host: &str) -> Result<Capabilities, UpstreamError> {
         let mut caps = Capabilities::default();
         // The instance API is what makes it a Mastodon-compatible server.
-        let v2 = self.get_json(host, "/api/v2/instance").await?;
-        let instance = match v2 {
-            Some(v) => Some((v, 2)),
-            None => self
-                .get_json(host, "/api/v1/instance")
-                .await?
-                .map(|v| (v, 1)),
-        };
-        let Some((inst, api)) = instance else {
+        let Some(inst) = self.instance(host).await? else {
             return Err(UpstreamError::NotFound(format!(
                 "{host} does not look like a Mastodon-compatible server."
             )));
         };
-        caps.title = inst["title"].as_str().map(str::to_string);
         caps.version = inst["version"].as_str().map(str::to_string);
-        if api == 2 {
-            caps.domain = inst["domain"].as_str().map(str::to_string);
-            caps.registrations_open = inst["registrations"]["enabled"].as_bool().unwrap_or(false);
-            caps.approval_required = inst["registrations"]["approval_required"]
-                .as_bool()
-                .unwrap_or(false);
-        } else {
-            caps.domain = inst["uri"].as_str().map(str::to_string);
-            caps.registrations_open = inst["registrations"].as_bool().unwrap_or(false);
-            caps.approval_required = inst["approval_required"].as_bool().unwrap_or(false);
-        }
-        caps.domain = caps.domain.and_then(|d| normalize_host(&d).ok());
+        // v2 names LOCAL_DOMAIN `domain`, v1 `uri`.
+        caps.domain = inst["domain"]
+            .as_str()
+            .or(inst["uri"].as_str())
+            .and_then(|d| normalize_host(d).ok());
         if let Some(meta) = self
             .get_json(host, "/.well-known/oauth-authorization-server")
             .await?
@@ -257,6 +240,18 @@ impl MastodonUpstream {
             }
         }
         Ok(caps)
+    }
+
+    /// `/api/v2/instance`, else `/api/v1/instance` (Mastodon < 4.0, some
+    /// GoToSocial versions); `None` when neither exists.
+    pub(crate) async fn instance(
+        &self,
+        host: &str,
+    ) -> Result<Option<serde_json::Value>, UpstreamError> {
+        match self.get_json(host, "/api/v2/instance").await? {
+            Some(v) => Ok(Some(v)),
+            None => self.get_json(host, "/api/v1/instance").await,
+        }
     }
 
     /// NodeInfo software name and version; best effort (absent on some servers).

@@ -63,15 +63,9 @@ impl MastodonUpstream {
     /// capabilities may be a day old.
     pub(crate) async fn rules(&self, host: &str) -> Result<SignupRules, UpstreamError> {
         let caps = self.capabilities(host).await?;
-        let instance = match self.get_json(host, "/api/v2/instance").await? {
-            Some(v) => v,
-            None => self
-                .get_json(host, "/api/v1/instance")
-                .await?
-                .ok_or_else(|| {
-                    UpstreamError::NotFound(format!("{host} has no instance information."))
-                })?,
-        };
+        let instance = self.instance(host).await?.ok_or_else(|| {
+            UpstreamError::NotFound(format!("{host} has no instance information."))
+        })?;
         let rules = match self.get_json(host, "/api/v1/instance/rules").await {
             Ok(r) => r,
             Err(e) => {

@@ -6,6 +6,7 @@ mod apps;
 mod deadline;
 mod flows;
 mod handles;
+mod instance;
 mod refusals;
 mod signup;
 
