@@ -1,6 +1,7 @@
 //! One app per server: reused across logins and replicas, one registration
 //! under a burst of first logins, re-registered once when forgotten, and a
-//! 429 remembered instead of retried. Capabilities are cached with expiry.
+//! 429 remembered instead of retried, kept alive through Mastodon 4.2's
+//! vacuum. Capabilities are cached with expiry.
 
 use mastodon_oidc::store::servers;
 use mastodon_oidc::upstream::{LoginInput, Upstream, UpstreamError};
@@ -154,6 +155,20 @@ async fn rate_limited_registration_is_remembered(db: TestDb) {
     assert_eq!(leg.apps_posts(), 2);
 }
 
+/// Mastodon 4.2.0–4.2.8 deletes apps a day old without live tokens; the
+/// client-credentials token taken at registration keeps ours.
+async fn app_outlives_the_42_vacuum(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon42));
+    leg.login("@alice@social.test").await.expect("login");
+    leg.clock.advance(86_400 + 60);
+    leg.fake.run_vacuum();
+    assert_eq!(leg.fake.apps().len(), 1, "our app survived the night");
+    leg.login("@alice@social.test")
+        .await
+        .expect("login the next day");
+    assert_eq!(leg.apps_posts(), 1);
+}
+
 async fn capabilities_are_cached_until_expiry(db: TestDb) {
     let leg = Leg::start_with(&db, FakeConfig::new(Profile::Mastodon43), |c| {
         c.capabilities_ttl_secs = 3600
@@ -185,4 +200,5 @@ backend_tests!(
     app_gone_at_exchange => app_gone_at_code_exchange_is_forgotten,
     rate_limited => rate_limited_registration_is_remembered,
     capabilities_cache => capabilities_are_cached_until_expiry,
+    vacuum_42 => app_outlives_the_42_vacuum,
 );
