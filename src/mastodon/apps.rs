@@ -4,7 +4,8 @@
 //! serialised by an in-process mutex per host and the store's lease across
 //! replicas, so a burst of first logins makes one registration.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -24,6 +25,11 @@ const POLL: Duration = Duration::from_millis(200);
 const POLL_ROUNDS: u32 = 175; // outlasts a dead replica's lease; the deadline ends it sooner
 /// Back-off after a 429 without usable headers (the throttle window).
 const DEFAULT_BLOCK_SECS: u64 = 600;
+/// An app seen working (registered, checked, or a code exchanged) is not
+/// checked again for this long. A deletion in between shows at the code
+/// exchange (forgotten there), or at the server's authorize page, where
+/// nobody comes back to tell us: this is how long logins can fail there.
+const CHECK_EVERY_SECS: i64 = 900;
 
 /// A registered app.
 #[derive(Debug, Clone)]
@@ -60,6 +66,26 @@ pub fn app_scopes(caps: &Capabilities, signup: bool) -> String {
     }
 }
 
+/// When each server's app (by client id) was last seen working, per process.
+#[derive(Debug, Default)]
+pub(crate) struct Checked(Mutex<HashMap<String, (String, i64)>>);
+
+impl Checked {
+    fn fresh(&self, host: &str, client_id: &str, now: i64) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(host)
+            .is_some_and(|(id, at)| id == client_id && now - at < CHECK_EVERY_SECS)
+    }
+
+    pub(crate) fn seen(&self, host: &str, client_id: &str, now: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_LOCKS && !map.contains_key(host) {
+            map.retain(|_, (_, at)| now - *at < CHECK_EVERY_SECS);
+        }
+        map.insert(host.to_string(), (client_id.to_string(), now));
+    }
+}
+
 /// Outcome of checking an app with a client-credentials token.
 enum Check {
     /// With the token when the server issued one.
@@ -73,7 +99,8 @@ impl MastodonUpstream {
         format!("{}/callback/{host}", self.issuer.trim_end_matches('/'))
     }
 
-    /// The app on `host`, registering it if needed; checked to be alive.
+    /// The app on `host`, registering it if needed; checked to be alive
+    /// unless it was seen working in the last [`CHECK_EVERY_SECS`].
     pub(crate) async fn ensure_app(
         &self,
         host: &str,
@@ -81,8 +108,12 @@ impl MastodonUpstream {
     ) -> Result<App, UpstreamError> {
         let scopes = app_scopes(caps, self.config.signup_allowed(host));
         if let Some(mut app) = self.stored_app(host, &scopes).await? {
+            if self.checked.fresh(host, &app.client_id, self.clock.now()) {
+                return Ok(app);
+            }
             match self.check_app(host, &app).await? {
                 Check::Alive(token) => {
+                    self.checked.seen(host, &app.client_id, self.clock.now());
                     app.token = token;
                     return Ok(app);
                 }
@@ -340,7 +371,10 @@ impl MastodonUpstream {
         };
         // Keeps the app alive on 4.2.0–4.2.8 (spec §1.5); failure is not fatal.
         match self.check_app(host, &app).await {
-            Ok(Check::Alive(token)) => app.token = token,
+            Ok(Check::Alive(token)) => {
+                self.checked.seen(host, &app.client_id, self.clock.now());
+                app.token = token
+            }
             Ok(Check::Gone) => {
                 tracing::warn!(
                     host,
@@ -492,6 +526,18 @@ mod tests {
             retry_after(&fetched(&[("x-ratelimit-reset", "soon")]), now),
             None
         );
+    }
+
+    #[test]
+    fn an_app_seen_working_is_trusted_for_a_while() {
+        let c = Checked::default();
+        assert!(!c.fresh("h.example", "id", 0));
+        c.seen("h.example", "id", 100);
+        assert!(c.fresh("h.example", "id", 100 + CHECK_EVERY_SECS - 1));
+        assert!(!c.fresh("h.example", "id", 100 + CHECK_EVERY_SECS));
+        // Another app (registered again) is checked.
+        assert!(!c.fresh("h.example", "other", 101));
+        assert!(!c.fresh("x.example", "id", 101));
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct MastodonUpstream {
     config: UpstreamConfig,
     /// First contact per host is serialised in-process too.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// When each server's app was last seen working, in this process.
+    checked: Arc<apps::Checked>,
     /// Lease owner name of this replica.
     replica: String,
     metrics: Option<Arc<crate::metrics::Metrics>>,
@@ -76,6 +78,7 @@ impl MastodonUpstream {
             issuer: issuer.trim_end_matches('/').to_string(),
             config,
             locks: Arc::default(),
+            checked: Arc::default(),
             replica: crypto::random_token(12),
             metrics: None,
             limits: None,

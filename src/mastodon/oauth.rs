@@ -124,6 +124,8 @@ impl MastodonUpstream {
             .map_err(http_error)?;
         match resp.status {
             200 => {
+                // Proof the app is alive: no check needed for a while.
+                self.checked.seen(host, &app.client_id, self.clock.now());
                 let v: serde_json::Value = resp.json().map_err(http_error)?;
                 v["access_token"]
                     .as_str()
