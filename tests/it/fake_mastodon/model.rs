@@ -34,6 +34,8 @@ pub struct FakeUser {
     pub avatar: Option<String>,
     pub bot: bool,
     pub locked: bool,
+    /// `role.name` (empty for a plain user, as Mastodon's `-99` role).
+    pub role: String,
     pub state: AccountState,
     /// For the HTML login form and the password grant.
     pub password: String,
@@ -50,6 +52,7 @@ impl FakeUser {
             avatar: None,
             bot: false,
             locked: false,
+            role: String::new(),
             state: AccountState::Active,
             password: "password".to_owned(),
             email: format!("{username}@example.net"),
@@ -58,6 +61,11 @@ impl FakeUser {
 
     pub fn with_state(mut self, state: AccountState) -> Self {
         self.state = state;
+        self
+    }
+
+    pub fn with_role(mut self, role: &str) -> Self {
+        self.role = role.to_owned();
         self
     }
 }

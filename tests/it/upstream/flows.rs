@@ -8,7 +8,7 @@ use mastodon_oidc::store::servers;
 
 use super::{ALL, ISSUER, Leg};
 use crate::backend_tests;
-use crate::fake_mastodon::{ALICE_ID, FakeConfig, Profile};
+use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeUser, Profile};
 use crate::support::TestDb;
 
 fn expected_scope(p: Profile) -> &'static str {
@@ -20,7 +20,10 @@ fn expected_scope(p: Profile) -> &'static str {
 
 async fn whole_leg_per_profile(db: TestDb) {
     for profile in ALL {
-        let leg = Leg::start(&db, FakeConfig::new(profile));
+        let mut alice = FakeUser::new(ALICE_ID, "alice").with_role("Moderator");
+        alice.locked = true;
+        alice.avatar = Some("http://social.test/system/alice.png".into());
+        let leg = Leg::start(&db, FakeConfig::new(profile).users(vec![alice]));
         // Same host name for every profile: forget what the last one taught us.
         leg.store
             .write(|c| servers::delete(c, "social.test"))
@@ -43,6 +46,13 @@ async fn whole_leg_per_profile(db: TestDb) {
                 .is_some_and(|u| u.contains("alice"))
         );
         assert!(!id.bot);
+        assert!(id.locked, "{profile:?}");
+        assert_eq!(
+            id.avatar.as_deref(),
+            Some("http://social.test/system/alice.png")
+        );
+        assert_eq!(id.created_at.as_deref(), Some("2022-11-15T00:00:00.000Z"));
+        assert_eq!(id.role.as_deref(), Some("Moderator"), "{profile:?}");
         if profile != Profile::GoToSocial {
             assert!(
                 id.actor_uri
