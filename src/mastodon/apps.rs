@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::Method;
 
 use super::discover::Capabilities;
-use super::{MastodonUpstream, http_error, store_error};
+use super::{MastodonUpstream, http_error, server_error, store_error};
 use crate::store::servers;
 use crate::upstream::UpstreamError;
 
@@ -352,8 +352,7 @@ impl MastodonUpstream {
         if resp.status != 200 {
             tracing::warn!(host, status = resp.status, body = %String::from_utf8_lossy(&resp.body), "app registration refused");
             return Err(UpstreamError::Unavailable(format!(
-                "{host} refused to register our app (HTTP {}).",
-                resp.status
+                "{host} refused to register this service. Try again later, or ask its moderators."
             )));
         }
         let v: serde_json::Value = resp.json().map_err(http_error)?;
@@ -427,9 +426,10 @@ impl MastodonUpstream {
             )),
             401 => Ok(Check::Gone),
             400 if is_invalid_client(&resp.body) => Ok(Check::Gone),
-            s if s >= 500 => Err(UpstreamError::Unavailable(format!(
-                "{host} answered with an error (HTTP {s})."
-            ))),
+            s if s >= 500 => {
+                tracing::warn!(host, status = s, "client-credentials check failed");
+                Err(server_error(host))
+            }
             s => {
                 // Not proof the app is gone (e.g. a server without the grant).
                 tracing::warn!(host, status = s, "client-credentials check inconclusive");

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::input::{Typed, normalize_host};
-use super::{MastodonUpstream, http_error, store_error};
+use super::{MastodonUpstream, http_error, server_error, store_error};
 use crate::store::servers;
 use crate::upstream::UpstreamError;
 
@@ -303,9 +303,7 @@ impl MastodonUpstream {
             400..=499 => Ok(None),
             s => {
                 tracing::warn!(host, path, status = s, "upstream error");
-                Err(UpstreamError::Unavailable(format!(
-                    "{host} answered with an error (HTTP {s})."
-                )))
+                Err(server_error(host))
             }
         }
     }

@@ -374,6 +374,14 @@ pub(crate) fn http_error(e: HttpError) -> UpstreamError {
     }
 }
 
+/// A server error, as people should read it: the status stays in the log
+/// (where the caller puts it), never in the message.
+pub(crate) fn server_error(host: &str) -> UpstreamError {
+    UpstreamError::Unavailable(format!(
+        "{host} answered with an error. It may be having trouble; try again later."
+    ))
+}
+
 pub(crate) fn store_error(e: StoreError) -> UpstreamError {
     match e {
         StoreError::Unavailable(m) => UpstreamError::StorageUnavailable(m),

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::apps::{App, is_invalid_client};
 use super::discover::Described;
-use super::{MastodonUpstream, http_error};
+use super::{MastodonUpstream, http_error, server_error};
 use crate::crypto;
 use crate::upstream::UpstreamError;
 
@@ -155,9 +155,7 @@ impl MastodonUpstream {
             }
             s => {
                 tracing::warn!(host, status = s, "code exchange failed");
-                Err(UpstreamError::Unavailable(format!(
-                    "{host} answered with an error (HTTP {s})."
-                )))
+                Err(server_error(host))
             }
         }
     }

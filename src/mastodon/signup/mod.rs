@@ -15,7 +15,7 @@ use parse::unsupported;
 pub use parse::{html_to_text, problems_of, rules_of, server_of};
 
 use super::apps::retry_after;
-use super::{MastodonUpstream, http_error};
+use super::{MastodonUpstream, http_error, server_error};
 use crate::upstream::{
     AccountRefusal, FieldProblem, NewAccount, Problem, Resent, SignedUp, SignupError, SignupField,
     SignupRules, SignupStatus, UpstreamError, Verified,
@@ -183,10 +183,7 @@ impl MastodonUpstream {
             }
             s => {
                 tracing::warn!(host, status = s, "sign-up failed");
-                Err(UpstreamError::Unavailable(format!(
-                    "{host} answered with an error (HTTP {s})."
-                ))
-                .into())
+                Err(server_error(host).into())
             }
         }
     }
@@ -245,7 +242,7 @@ impl MastodonUpstream {
             s => {
                 tracing::warn!(host, status = s, "resending the confirmation failed");
                 Err(UpstreamError::Unavailable(format!(
-                    "{host} could not send the e-mail again (HTTP {s})."
+                    "{host} could not send the e-mail again."
                 )))
             }
         }
