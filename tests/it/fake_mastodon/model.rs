@@ -256,10 +256,13 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-/// Space-separated scope string → de-duplicated list.
+/// Scope string → de-duplicated list, split on ASCII whitespace only, as
+/// Doorkeeper's `Scopes.from_string` (Ruby's `split`): a literal `+` is
+/// part of a scope.
 pub fn split_scopes(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for p in s.split([' ', '+']).filter(|p| !p.is_empty()) {
+    let ruby_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
+    for p in s.split(ruby_space).filter(|p| !p.is_empty()) {
         if !out.iter().any(|o| o == p) {
             out.push(p.to_owned());
         }
