@@ -33,7 +33,7 @@ use url::Url;
 
 use crate::config::UpstreamConfig;
 use addr::Policy;
-use resolve::{Blocked, GuardedResolver};
+use resolve::{Blocked, GuardedResolver, Lookup, SystemDns};
 
 /// Redirect hops followed at most (Mastodon's own `follow(max_hops: 2)`).
 pub const MAX_REDIRECTS: usize = 2;
@@ -125,6 +125,11 @@ pub fn default_user_agent() -> String {
 impl Outbound {
     /// Build the guarded client. Fails on a malformed `host_overrides` entry.
     pub fn new(cfg: &UpstreamConfig) -> Result<Self, HttpError> {
+        Self::with_dns(cfg, Arc::new(SystemDns))
+    }
+
+    /// The same client with names looked up by `dns` (tests: no real DNS).
+    pub fn with_dns(cfg: &UpstreamConfig, dns: Arc<dyn Lookup>) -> Result<Self, HttpError> {
         let policy = Arc::new(Policy {
             insecure: cfg.allow_insecure,
             overrides: parse_overrides(cfg)?,
@@ -149,7 +154,7 @@ impl Outbound {
             .user_agent(ua)
             // With a proxy, the proxy would resolve the name, not our resolver.
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone())))
+            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone(), dns)))
             .https_only(!cfg.allow_insecure)
             .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
             .timeout(total_timeout)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use mastodon_oidc::http::{HttpError, Outbound};
 use reqwest::Method;
 
-use super::server::{Reply, client, config, header, ok, response, serve};
+use super::server::{Reply, StubDns, client, config, header, ok, response, serve};
 
 #[tokio::test]
 async fn host_override_routes_a_name_to_the_loopback_port() {
@@ -38,10 +38,14 @@ async fn host_overrides_are_ignored_in_secure_mode() {
     let mut cfg = config(false);
     cfg.host_overrides
         .insert("social.test".into(), srv.addr.to_string());
-    let out = client(&cfg);
+    // The name goes to the (stub) resolver, not the override; its loopback
+    // answer is then refused as in production.
+    let dns = StubDns::new(&[&srv.addr.to_string()]);
+    let out = Outbound::with_dns(&cfg, dns.clone()).expect("client");
     let url = url::Url::parse("https://social.test/").expect("URL");
     let res = out.execute(out.request(Method::GET, url)).await;
-    assert!(res.is_err());
+    assert!(matches!(res, Err(HttpError::Refused(_))), "{res:?}");
+    assert_eq!(dns.asked(), ["social.test"]);
     assert_eq!(srv.connections(), 0);
 }
 
