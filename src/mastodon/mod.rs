@@ -4,11 +4,13 @@
 //! Flow: `begin` parses what the person typed (`input`), resolves a handle
 //! with WebFinger to the API host and learns (and caches) the server's
 //! capabilities (`discover`), makes sure our app is registered there once
-//! (`apps`), and returns the authorize URL with PKCE where advertised
-//! (`oauth`). `complete` exchanges the code, reads `verify_credentials`
-//! into an [`Identity`] (`account`), names its handle's domain only where
-//! WebFinger there describes that account (`handle`) and revokes the
-//! upstream token, or, with `keep_upstream_tokens`, hands it back sealed.
+//! (`apps`, `register`), and returns the authorize URL with PKCE where
+//! advertised (`oauth`), all within a deadline (`deadline`). `complete`
+//! exchanges the code, reads `verify_credentials` into an
+//! [`Identity`](crate::upstream::Identity) (`account`), names its handle's
+//! domain only where WebFinger there describes that account (`handle`) and
+//! revokes the upstream token, or, with `keep_upstream_tokens`, hands it
+//! back sealed.
 //! Sign-up (`signup`) uses the same app, registered with `write:accounts`
 //! where configuration offers sign-up.
 //! Outcomes are recorded on the server row for operators.
@@ -20,6 +22,7 @@ pub mod discover;
 mod handle;
 pub mod input;
 pub mod oauth;
+mod register;
 pub mod signup;
 
 use std::collections::HashMap;

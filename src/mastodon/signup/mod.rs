@@ -14,7 +14,7 @@ mod parse;
 use parse::unsupported;
 pub use parse::{html_to_text, problems_of, rules_of, server_of};
 
-use super::apps::retry_after;
+use super::register::retry_after;
 use super::{MastodonUpstream, http_error, server_error};
 use crate::upstream::{
     AccountRefusal, FieldProblem, NewAccount, Problem, Resent, SignedUp, SignupError, SignupField,
