@@ -184,6 +184,7 @@ impl MastodonUpstream {
     ) {
         let delay = self.config.revoke_delay_secs;
         if delay == 0
+            && Instant::now() < deadline
             && tokio::time::timeout_at(deadline, self.revoke(host, app, token))
                 .await
                 .is_ok()
