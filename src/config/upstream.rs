@@ -15,6 +15,10 @@ pub struct UpstreamConfig {
     pub allow_insecure: bool,
     pub connect_timeout_secs: u64,
     pub request_timeout_secs: u64,
+    /// The whole upstream leg of a login (starting it, or finishing it at
+    /// the callback) gives up after this long, however many requests,
+    /// queues and first-contact waits it involves.
+    pub login_deadline_secs: u64,
     pub max_body_bytes: usize,
     /// Concurrent requests to one server at most.
     pub per_server_concurrency: usize,
@@ -24,7 +28,8 @@ pub struct UpstreamConfig {
     pub breaker_open_secs: u64,
     /// How long a server's learned capabilities are trusted.
     pub capabilities_ttl_secs: i64,
-    /// Keep the upstream access token (encrypted) instead of revoking it after login.
+    /// Keep the upstream access token instead of revoking it after login,
+    /// sealed in the account's row (`accounts.upstream_token`).
     pub keep_upstream_tokens: bool,
     /// Revoke the upstream token this long after the login (0: at once);
     /// see `mastodon::oauth::release_token` for why not at once.
@@ -46,6 +51,7 @@ impl Default for UpstreamConfig {
             allow_insecure: false,
             connect_timeout_secs: 5,
             request_timeout_secs: 10,
+            login_deadline_secs: 20,
             max_body_bytes: 1 << 20,
             per_server_concurrency: 4,
             breaker_failures: 5,
@@ -80,7 +86,10 @@ impl UpstreamConfig {
             problems
                 .push("upstream.host_overrides needs upstream.allow_insecure (tests only)".into());
         }
-        if self.connect_timeout_secs == 0 || self.request_timeout_secs == 0 {
+        if self.connect_timeout_secs == 0
+            || self.request_timeout_secs == 0
+            || self.login_deadline_secs == 0
+        {
             problems.push("upstream timeouts must be at least 1 second".into());
         }
         if self.max_body_bytes < 4096 {

@@ -33,7 +33,7 @@ use url::Url;
 
 use crate::config::UpstreamConfig;
 use addr::Policy;
-use resolve::{Blocked, GuardedResolver};
+use resolve::{Blocked, GuardedResolver, Lookup, SystemDns};
 
 /// Redirect hops followed at most (Mastodon's own `follow(max_hops: 2)`).
 pub const MAX_REDIRECTS: usize = 2;
@@ -125,6 +125,11 @@ pub fn default_user_agent() -> String {
 impl Outbound {
     /// Build the guarded client. Fails on a malformed `host_overrides` entry.
     pub fn new(cfg: &UpstreamConfig) -> Result<Self, HttpError> {
+        Self::with_dns(cfg, Arc::new(SystemDns))
+    }
+
+    /// The same client with names looked up by `dns` (tests: no real DNS).
+    pub fn with_dns(cfg: &UpstreamConfig, dns: Arc<dyn Lookup>) -> Result<Self, HttpError> {
         let policy = Arc::new(Policy {
             insecure: cfg.allow_insecure,
             overrides: parse_overrides(cfg)?,
@@ -149,7 +154,7 @@ impl Outbound {
             .user_agent(ua)
             // With a proxy, the proxy would resolve the name, not our resolver.
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone())))
+            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone(), dns)))
             .https_only(!cfg.allow_insecure)
             .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
             .timeout(total_timeout)
@@ -253,23 +258,27 @@ impl Outbound {
     }
 
     async fn send(&self, host: &str, req: reqwest::Request) -> Result<Fetched, HttpError> {
-        // Per host first, so a slow host's queue holds no global permits.
-        // Both permits live until the body has been read.
-        let _host = self
-            .semaphore(host)
-            .acquire_owned()
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let _global = self
-            .global
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        // reqwest's own timeout covers the body too; this is the backstop.
-        tokio::time::timeout(self.total_timeout, self.fetch(req))
-            .await
-            .unwrap_or(Err(HttpError::Timeout))
+        // Waiting for a permit counts: a queue behind a slow server must not
+        // stretch a request past its timeout. reqwest's own timeout (body
+        // included) starts later, at the request.
+        tokio::time::timeout(self.total_timeout, async {
+            // Per host first, so a slow host's queue holds no global permits.
+            // Both permits live until the body has been read.
+            let _host = self
+                .semaphore(host)
+                .acquire_owned()
+                .await
+                .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            let _global = self
+                .global
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            self.fetch(req).await
+        })
+        .await
+        .unwrap_or(Err(HttpError::Timeout))
     }
 
     async fn fetch(&self, req: reqwest::Request) -> Result<Fetched, HttpError> {

@@ -2,9 +2,12 @@
 //! It resolves, drops every address [`ip_allowed`] refuses and fails when
 //! none is left. hyper connects only to what it returns, so the checked
 //! address is the one used (no DNS-rebinding window). Test host overrides
-//! live here too, so they pass the same filter.
+//! live here too, so they pass the same filter. The lookup itself is the
+//! system resolver, or a stub ([`Lookup`]) so tests never query real DNS.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -26,16 +29,36 @@ pub enum LookupError {
     Dns(String, std::io::Error),
 }
 
-/// Resolves through the system resolver (`tokio::net::lookup_host`) and
-/// keeps only allowed addresses.
-#[derive(Debug, Clone)]
+/// A name's addresses, before the filter.
+pub type Found = Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// Where names are looked up. Whatever it answers still goes through the
+/// address filter, so a stub cannot open a way around it.
+pub trait Lookup: Send + Sync {
+    fn lookup(&self, name: &str) -> Found;
+}
+
+/// The system resolver (`tokio::net::lookup_host`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemDns;
+
+impl Lookup for SystemDns {
+    fn lookup(&self, name: &str) -> Found {
+        let name = name.to_string();
+        Box::pin(async move { Ok(tokio::net::lookup_host((name, 0)).await?.collect()) })
+    }
+}
+
+/// Resolves through `dns` and keeps only allowed addresses.
+#[derive(Clone)]
 pub struct GuardedResolver {
     policy: Arc<Policy>,
+    dns: Arc<dyn Lookup>,
 }
 
 impl GuardedResolver {
-    pub fn new(policy: Arc<Policy>) -> Self {
-        Self { policy }
+    pub fn new(policy: Arc<Policy>, dns: Arc<dyn Lookup>) -> Self {
+        Self { policy, dns }
     }
 
     /// Resolve `name` to the addresses the client may connect to. A port of
@@ -45,10 +68,11 @@ impl GuardedResolver {
         let allow_loopback = self.policy.insecure;
         let found: Vec<SocketAddr> = match self.policy.override_for(name) {
             Some(addr) => vec![addr],
-            None => tokio::net::lookup_host((name, 0))
+            None => self
+                .dns
+                .lookup(name)
                 .await
-                .map_err(|e| LookupError::Dns(name.to_string(), e))?
-                .collect(),
+                .map_err(|e| LookupError::Dns(name.to_string(), e))?,
         };
         let kept: Vec<SocketAddr> = found
             .iter()

@@ -100,7 +100,7 @@ impl MastodonUpstream {
             s => {
                 tracing::warn!(host, status = s, "verify_credentials failed");
                 Err(UpstreamError::Unavailable(format!(
-                    "{host} did not let us read the account (HTTP {s})."
+                    "{host} did not let us read the account."
                 )))
             }
         }

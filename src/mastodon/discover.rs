@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::input::{Typed, normalize_host};
-use super::{MastodonUpstream, http_error, store_error};
+use super::{MastodonUpstream, http_error, server_error, store_error};
 use crate::store::servers;
 use crate::upstream::UpstreamError;
 
@@ -16,11 +16,28 @@ pub struct Resolved {
     pub api_host: String,
     /// From the WebFinger `subject`; `None` when only a server was typed.
     pub handle_domain: Option<String>,
-    /// WebFinger at `handle_domain` itself pointed to `api_host`.
-    pub handle_verified: bool,
+    /// The account WebFinger described; `None` when only a server was typed.
+    pub account: Option<Described>,
+}
+
+/// The account a WebFinger answer describes: its actor on its API host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Described {
+    pub api_host: String,
+    /// The `self` ActivityPub link; `None` when only a profile page was given.
+    pub actor: Option<String>,
+}
+
+impl Described {
+    /// Is this the account with `actor` that logged in at `server_host`?
+    pub fn is(&self, server_host: &str, actor: &str) -> bool {
+        self.api_host == server_host && self.actor.as_deref() == Some(actor)
+    }
 }
 
 /// What we learned about a server. Stored as JSON in `servers.capabilities`.
+/// Registrations and the title are not kept: sign-up reads them fresh
+/// (`signup::rules_of`), since they change more often than the software.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub software: Option<String>,
@@ -29,11 +46,8 @@ pub struct Capabilities {
     pub has_metadata: bool,
     pub scopes_supported: Vec<String>,
     pub pkce_s256: bool,
-    pub title: Option<String>,
     /// LOCAL_DOMAIN as the instance API reports it.
     pub domain: Option<String>,
-    pub registrations_open: bool,
-    pub approval_required: bool,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +72,7 @@ impl MastodonUpstream {
             return Ok(Resolved {
                 api_host: typed.domain.clone(),
                 handle_domain: None,
-                handle_verified: false,
+                account: None,
             });
         };
         let resource = format!("acct:{user}@{}", typed.domain);
@@ -92,11 +106,14 @@ impl MastodonUpstream {
             .and_then(|s| s.rsplit_once('@'))
             .and_then(|(_, d)| normalize_host(d).ok())
             .or_else(|| Some(typed.domain.clone()));
-        let handle_verified = handle_domain.as_deref() == Some(typed.domain.as_str());
+        let actor = self_link(&jrd).map(str::to_string);
         Ok(Resolved {
+            account: Some(Described {
+                api_host: api_host.clone(),
+                actor,
+            }),
             api_host,
             handle_domain,
-            handle_verified,
         })
     }
 
@@ -134,22 +151,6 @@ impl MastodonUpstream {
         let encoded: String = url::form_urlencoded::byte_serialize(resource.as_bytes()).collect();
         let url = url::Url::parse(&template.replace("{uri}", &encoded)).ok()?;
         matches!(url.scheme(), "https" | "http").then_some(url)
-    }
-
-    /// Does WebFinger at `domain` say `user` lives on `api_host`? Guards the
-    /// handle claim against a server naming someone else's domain.
-    pub(crate) async fn confirm_handle(&self, user: &str, domain: &str, api_host: &str) -> bool {
-        let typed = Typed {
-            user: Some(user.to_string()),
-            domain: domain.to_string(),
-        };
-        match self.resolve(&typed).await {
-            Ok(r) => r.api_host == api_host,
-            Err(e) => {
-                tracing::warn!(domain, api_host, error = %e, "handle domain not confirmed");
-                false
-            }
-        }
     }
 
     /// The cached capabilities, or freshly learned ones if missing or expired.
@@ -211,33 +212,17 @@ impl MastodonUpstream {
     async fn learn(&self, host: &str) -> Result<Capabilities, UpstreamError> {
         let mut caps = Capabilities::default();
         // The instance API is what makes it a Mastodon-compatible server.
-        let v2 = self.get_json(host, "/api/v2/instance").await?;
-        let instance = match v2 {
-            Some(v) => Some((v, 2)),
-            None => self
-                .get_json(host, "/api/v1/instance")
-                .await?
-                .map(|v| (v, 1)),
-        };
-        let Some((inst, api)) = instance else {
+        let Some(inst) = self.instance(host).await? else {
             return Err(UpstreamError::NotFound(format!(
                 "{host} does not look like a Mastodon-compatible server."
             )));
         };
-        caps.title = inst["title"].as_str().map(str::to_string);
         caps.version = inst["version"].as_str().map(str::to_string);
-        if api == 2 {
-            caps.domain = inst["domain"].as_str().map(str::to_string);
-            caps.registrations_open = inst["registrations"]["enabled"].as_bool().unwrap_or(false);
-            caps.approval_required = inst["registrations"]["approval_required"]
-                .as_bool()
-                .unwrap_or(false);
-        } else {
-            caps.domain = inst["uri"].as_str().map(str::to_string);
-            caps.registrations_open = inst["registrations"].as_bool().unwrap_or(false);
-            caps.approval_required = inst["approval_required"].as_bool().unwrap_or(false);
-        }
-        caps.domain = caps.domain.and_then(|d| normalize_host(&d).ok());
+        // v2 names LOCAL_DOMAIN `domain`, v1 `uri`.
+        caps.domain = inst["domain"]
+            .as_str()
+            .or(inst["uri"].as_str())
+            .and_then(|d| normalize_host(d).ok());
         if let Some(meta) = self
             .get_json(host, "/.well-known/oauth-authorization-server")
             .await?
@@ -255,6 +240,18 @@ impl MastodonUpstream {
             }
         }
         Ok(caps)
+    }
+
+    /// `/api/v2/instance`, else `/api/v1/instance` (Mastodon < 4.0, some
+    /// GoToSocial versions); `None` when neither exists.
+    pub(crate) async fn instance(
+        &self,
+        host: &str,
+    ) -> Result<Option<serde_json::Value>, UpstreamError> {
+        match self.get_json(host, "/api/v2/instance").await? {
+            Some(v) => Ok(Some(v)),
+            None => self.get_json(host, "/api/v1/instance").await,
+        }
     }
 
     /// NodeInfo software name and version; best effort (absent on some servers).
@@ -306,9 +303,7 @@ impl MastodonUpstream {
             400..=499 => Ok(None),
             s => {
                 tracing::warn!(host, path, status = s, "upstream error");
-                Err(UpstreamError::Unavailable(format!(
-                    "{host} answered with an error (HTTP {s})."
-                )))
+                Err(server_error(host))
             }
         }
     }
@@ -349,6 +344,16 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 
 /// The actor (`self`, ActivityPub) link, else the profile page.
 fn pick_actor(jrd: &Jrd) -> Option<&str> {
+    self_link(jrd).or_else(|| {
+        jrd.links
+            .iter()
+            .find(|l| l.rel == "http://webfinger.net/rel/profile-page")
+            .and_then(|l| l.href.as_deref())
+    })
+}
+
+/// The actor (`self`, ActivityPub) link.
+fn self_link(jrd: &Jrd) -> Option<&str> {
     let is_ap = |k: &Option<String>| {
         k.as_deref()
             .is_some_and(|k| k.contains("activity+json") || k.contains("activitystreams"))
@@ -356,11 +361,6 @@ fn pick_actor(jrd: &Jrd) -> Option<&str> {
     jrd.links
         .iter()
         .find(|l| l.rel == "self" && is_ap(&l.kind))
-        .or_else(|| {
-            jrd.links
-                .iter()
-                .find(|l| l.rel == "http://webfinger.net/rel/profile-page")
-        })
         .and_then(|l| l.href.as_deref())
 }
 
@@ -412,6 +412,21 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(pick_actor(&only_page), Some("https://p.example/@a"));
+        // A profile page is no actor.
+        assert_eq!(self_link(&only_page), None);
+    }
+
+    #[test]
+    fn described_account_must_match_host_and_actor() {
+        let d = Described {
+            api_host: "w.example".into(),
+            actor: Some("https://w.example/users/a".into()),
+        };
+        assert!(d.is("w.example", "https://w.example/users/a"));
+        assert!(!d.is("w.example", "https://w.example/users/b"));
+        assert!(!d.is("x.example", "https://w.example/users/a"));
+        let page_only = Described { actor: None, ..d };
+        assert!(!page_only.is("w.example", "https://w.example/users/a"));
     }
 
     #[test]

@@ -171,10 +171,19 @@ pub fn normalize_host(host: &str) -> Result<String, UpstreamError> {
     if labels.len() < 2 || tld == "localhost" {
         return Err(invalid("Enter the full server name, like example.social."));
     }
-    if tld.bytes().all(|b| b.is_ascii_digit()) {
+    if is_ipv4_number(tld) {
         return Err(invalid("Enter the server's name, not an IP address."));
     }
     Ok(ascii)
+}
+
+/// WHATWG's "ends in a number": a URL parser reads such a host as IPv4
+/// (`1.0x7f`, `a.0177`, `x.0x`). Octal is all digits; hex is `0x` and hex digits.
+fn is_ipv4_number(label: &str) -> bool {
+    match label.strip_prefix("0x") {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +274,17 @@ mod tests {
     fn messages_are_specific() {
         assert!(refused("https://example.social:8443/").contains("port"));
         assert!(refused("127.0.0.1").contains("IP address"));
+        for numeric in [
+            "example.0x7f",
+            "alice@example.0X7F",
+            "a.0x",
+            "a.0177",
+            "1.2.3.08",
+        ] {
+            assert!(refused(numeric).contains("IP address"), "{numeric}");
+        }
+        // Hex-looking, but not a number: an ordinary label.
+        assert_eq!(ok("example.0xg").1, "example.0xg");
         assert!(refused("a@b@c.example").contains("one @"));
         assert!(refused("https://u:p@example.social/").contains("password"));
     }

@@ -4,18 +4,25 @@
 //! Flow: `begin` parses what the person typed (`input`), resolves a handle
 //! with WebFinger to the API host and learns (and caches) the server's
 //! capabilities (`discover`), makes sure our app is registered there once
-//! (`apps`), and returns the authorize URL with PKCE where advertised
-//! (`oauth`). `complete` exchanges the code, reads `verify_credentials`
-//! into an [`Identity`] (`account`) and revokes the upstream token.
+//! (`apps`, `register`), and returns the authorize URL with PKCE where
+//! advertised (`oauth`), all within a deadline (`deadline`). `complete`
+//! exchanges the code, reads `verify_credentials` into an
+//! [`Identity`](crate::upstream::Identity) (`account`), names its handle's
+//! domain only where WebFinger there describes that account (`handle`) and
+//! revokes the upstream token, or, with `keep_upstream_tokens`, hands it
+//! back sealed.
 //! Sign-up (`signup`) uses the same app, registered with `write:accounts`
 //! where configuration offers sign-up.
 //! Outcomes are recorded on the server row for operators.
 
 pub mod account;
 pub mod apps;
+mod deadline;
 pub mod discover;
+mod handle;
 pub mod input;
 pub mod oauth;
+mod register;
 pub mod signup;
 
 use std::collections::HashMap;
@@ -30,10 +37,11 @@ use crate::crypto::{self, Sealer};
 use crate::http::{HttpError, Outbound};
 use crate::store::{Store, StoreError, servers};
 use crate::upstream::{
-    Begin, CallbackQuery, Identity, LoginInput, NewAccount, Resent, SignedUp, SignupError,
-    SignupRules, SignupStatus, Upstream, UpstreamError,
+    Begin, CallbackQuery, LoginInput, NewAccount, Resent, SignedUp, SignupError, SignupRules,
+    SignupStatus, Upstream, UpstreamError, Verified,
 };
 
+use deadline::{TIMED_OUT, within};
 use oauth::{AuthorizeParams, Stored};
 
 /// The Mastodon upstream. Cheap to clone; share one per process.
@@ -47,6 +55,8 @@ pub struct MastodonUpstream {
     config: UpstreamConfig,
     /// First contact per host is serialised in-process too.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// When each server's app was last seen working, in this process.
+    checked: Arc<apps::Checked>,
     /// Lease owner name of this replica.
     replica: String,
     metrics: Option<Arc<crate::metrics::Metrics>>,
@@ -71,6 +81,7 @@ impl MastodonUpstream {
             issuer: issuer.trim_end_matches('/').to_string(),
             config,
             locks: Arc::default(),
+            checked: Arc::default(),
             replica: crypto::random_token(12),
             metrics: None,
             limits: None,
@@ -153,13 +164,15 @@ impl MastodonUpstream {
                 lang: lang.as_deref(),
             },
         )?;
+        // Only the typed domain's own WebFinger speaks for handles there.
+        let vouches = resolved.handle_domain.as_deref() == Some(typed.domain.as_str());
         let stored = Stored {
             host: host.clone(),
             client_id: app.client_id.clone(),
             scope: scope.to_string(),
             code_verifier: pkce.map(|(v, _)| v),
             handle_domain: resolved.handle_domain.or(caps.domain),
-            handle_verified: resolved.handle_verified,
+            described: resolved.account.filter(|_| vouches),
         };
         Ok(Begin {
             redirect_to: url,
@@ -173,7 +186,7 @@ impl MastodonUpstream {
         server_host: &str,
         stored: &[u8],
         query: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError> {
+    ) -> Result<Verified, UpstreamError> {
         let stored = Stored::from_bytes(stored)?;
         if stored.host != server_host {
             return Err(UpstreamError::InvalidCallback(
@@ -194,50 +207,43 @@ impl MastodonUpstream {
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| UpstreamError::InvalidCallback("the callback has no code".into()))?;
-        let app = self
-            .load_app(server_host)
-            .await?
-            .filter(|a| a.client_id == stored.client_id)
-            .ok_or_else(|| {
-                UpstreamError::InvalidCallback(
-                    "the app this login started with is no longer registered".into(),
-                )
-            })?;
-        let token = self
-            .exchange_code(server_host, &app, code, stored.code_verifier.as_deref())
-            .await?;
+        let deadline = self.deadline();
+        let (app, token) = within(deadline, async {
+            let app = self
+                .load_app(server_host)
+                .await?
+                .filter(|a| a.client_id == stored.client_id)
+                .ok_or_else(|| {
+                    UpstreamError::InvalidCallback(
+                        "the app this login started with is no longer registered".into(),
+                    )
+                })?;
+            let token = self
+                .exchange_code(server_host, &app, code, stored.code_verifier.as_deref())
+                .await?;
+            Ok((app, token))
+        })
+        .await?;
         let handle_domain = stored.handle_domain.as_deref().unwrap_or(server_host);
-        let identity = self
-            .verify_credentials(server_host, handle_domain, &token)
-            .await;
-        self.release_token(server_host, &app, &token).await;
-        Ok(self
-            .settle_handle(
-                identity?,
-                handle_domain,
-                server_host,
-                stored.handle_verified,
-            )
-            .await)
-    }
-
-    /// A server may only speak for another domain if that domain agrees.
-    async fn settle_handle(
-        &self,
-        mut identity: Identity,
-        handle_domain: &str,
-        server_host: &str,
-        verified: bool,
-    ) -> Identity {
-        if handle_domain != server_host
-            && !verified
-            && !self
-                .confirm_handle(&identity.username, handle_domain, server_host)
-                .await
-        {
-            identity.handle = format!("{}@{server_host}", identity.username);
+        let identity = within(deadline, async {
+            let identity = self
+                .verify_credentials(server_host, handle_domain, &token)
+                .await?;
+            let described = stored.described.as_ref();
+            Ok(self
+                .settle_handle(identity, handle_domain, server_host, described)
+                .await)
+        })
+        .await;
+        // A token that logged nobody in is not worth keeping.
+        if identity.is_err() || !self.config.keep_upstream_tokens {
+            self.release_token(server_host, &app, &token, deadline)
+                .await;
         }
-        identity
+        Ok(Verified {
+            identity: identity?,
+            sealed_token: self.kept(&token),
+        })
     }
 
     /// Record the outcome on the server row; never fails the login.
@@ -277,7 +283,7 @@ impl MastodonUpstream {
 #[async_trait(?Send)]
 impl Upstream for MastodonUpstream {
     async fn begin(&self, input: &LoginInput, state: &str) -> Result<Begin, UpstreamError> {
-        let result = self.begin_inner(input, state).await;
+        let result = within(self.deadline(), self.begin_inner(input, state)).await;
         let host = match &result {
             Ok(b) => Some(b.server_host.clone()),
             Err(_) => input::parse(&input.typed).ok().map(|t| t.domain),
@@ -294,7 +300,7 @@ impl Upstream for MastodonUpstream {
         server_host: &str,
         stored: &[u8],
         query: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError> {
+    ) -> Result<Verified, UpstreamError> {
         let result = self.complete_inner(server_host, stored, query).await;
         let known = Stored::from_bytes(stored).is_ok_and(|s| s.host == server_host);
         self.record(known.then_some(server_host), &result).await;
@@ -353,12 +359,7 @@ pub(crate) fn http_error(e: HttpError) -> UpstreamError {
         HttpError::Refused(_) => {
             UpstreamError::NotAllowed("That server cannot be used with this service.".into())
         }
-        HttpError::Timeout => {
-            UpstreamError::Unavailable(
-                "The server did not answer in time. It may be down or overloaded; try again later."
-                    .into(),
-            )
-        }
+        HttpError::Timeout => UpstreamError::Unavailable(TIMED_OUT.into()),
         HttpError::Connect(_) => {
             UpstreamError::Unavailable(
                 "The server could not be reached. It may be down; try again later.".into(),
@@ -374,6 +375,14 @@ pub(crate) fn http_error(e: HttpError) -> UpstreamError {
             "The server has not been answering, so we paused for a moment. Please try again in {secs} seconds."
         )),
     }
+}
+
+/// A server error, as people should read it: the status stays in the log
+/// (where the caller puts it), never in the message.
+pub(crate) fn server_error(host: &str) -> UpstreamError {
+    UpstreamError::Unavailable(format!(
+        "{host} answered with an error. It may be having trouble; try again later."
+    ))
 }
 
 pub(crate) fn store_error(e: StoreError) -> UpstreamError {

@@ -4,12 +4,17 @@
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use url::Url;
 
 use super::apps::{App, is_invalid_client};
-use super::{MastodonUpstream, http_error};
+use super::discover::Described;
+use super::{MastodonUpstream, http_error, server_error};
 use crate::crypto;
 use crate::upstream::UpstreamError;
+
+/// Seal of an account token kept for later re-verification (`keep_upstream_tokens`).
+pub const TOKEN_SEAL: &str = "mastodon-account-token";
 
 /// What `begin` hands the provider to keep (opaque to it) for `complete`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,9 +25,9 @@ pub struct Stored {
     pub code_verifier: Option<String>,
     /// LOCAL_DOMAIN learned from WebFinger, for the canonical handle.
     pub handle_domain: Option<String>,
-    /// `handle_domain` was confirmed by WebFinger during `begin`.
+    /// The account WebFinger at `handle_domain` described during `begin`.
     #[serde(default)]
-    pub handle_verified: bool,
+    pub described: Option<Described>,
 }
 
 impl Stored {
@@ -119,6 +124,8 @@ impl MastodonUpstream {
             .map_err(http_error)?;
         match resp.status {
             200 => {
+                // Proof the app is alive: no check needed for a while.
+                self.checked.seen(host, &app.client_id, self.clock.now());
                 let v: serde_json::Value = resp.json().map_err(http_error)?;
                 v["access_token"]
                     .as_str()
@@ -148,11 +155,16 @@ impl MastodonUpstream {
             }
             s => {
                 tracing::warn!(host, status = s, "code exchange failed");
-                Err(UpstreamError::Unavailable(format!(
-                    "{host} answered with an error (HTTP {s})."
-                )))
+                Err(server_error(host))
             }
         }
+    }
+
+    /// The token sealed for the provider to store, when configured to keep it.
+    pub(crate) fn kept(&self, token: &str) -> Option<Vec<u8>> {
+        self.config
+            .keep_upstream_tokens
+            .then(|| self.sealer.seal(TOKEN_SEAL, token.as_bytes()))
     }
 
     /// We are done with an account token: revoke it, `revoke_delay_secs`
@@ -161,13 +173,23 @@ impl MastodonUpstream {
     /// once can pull it from under a concurrent login of the same person
     /// that has exchanged its code but not yet read the account. A delayed
     /// revocation lost to a restart leaves a read-only token to expire.
-    pub(crate) async fn release_token(&self, host: &str, app: &App, token: &str) {
-        if self.config.keep_upstream_tokens {
-            return;
-        }
+    /// Without a delay it is revoked at once if that fits before
+    /// `deadline`, else in the background.
+    pub(crate) async fn release_token(
+        &self,
+        host: &str,
+        app: &App,
+        token: &str,
+        deadline: Instant,
+    ) {
         let delay = self.config.revoke_delay_secs;
-        if delay == 0 {
-            return self.revoke(host, app, token).await;
+        if delay == 0
+            && Instant::now() < deadline
+            && tokio::time::timeout_at(deadline, self.revoke(host, app, token))
+                .await
+                .is_ok()
+        {
+            return;
         }
         let (me, host, app, token) = (
             self.clone(),
@@ -296,8 +318,11 @@ mod tests {
             client_id: "c".into(),
             scope: "profile".into(),
             code_verifier: Some("v".into()),
-            handle_domain: None,
-            handle_verified: false,
+            handle_domain: Some("d.example".into()),
+            described: Some(Described {
+                api_host: "h.example".into(),
+                actor: Some("https://h.example/users/a".into()),
+            }),
         };
         assert_eq!(Stored::from_bytes(&s.to_bytes()).unwrap(), s);
         assert!(Stored::from_bytes(b"junk").is_err());

@@ -85,8 +85,8 @@ pub async fn callback(
         .as_deref()
         .and_then(|d| state.sealer.open(UPSTREAM_SEAL, d).ok())
         .unwrap_or_default();
-    let identity = match state.upstream.complete(&host, &upstream_data, &query).await {
-        Ok(i) => i,
+    let verified = match state.upstream.complete(&host, &upstream_data, &query).await {
+        Ok(v) => v,
         Err(UpstreamError::Denied) => {
             state.metrics.login_failed("denied");
             return to_rp(
@@ -122,7 +122,7 @@ pub async fn callback(
         &state,
         &req,
         &r,
-        &identity,
+        &verified,
         move |c| Ok(store::auth_requests::take(c, &request_id, now)?.is_some()),
         &[FLOW],
     )

@@ -1,7 +1,8 @@
-//! The end of every interactive login: a verified [`Identity`] completes the
+//! The end of every interactive login: a [`Verified`] account completes the
 //! relying party's authorization request. In ONE transaction: consume what
 //! resumed the request (the auth request of a login, or a pending sign-up),
-//! upsert the account, replace the browser's session and issue the code;
+//! upsert the account (with the sealed upstream token when the upstream
+//! keeps one), replace the browser's session and issue the code;
 //! then 303 (or form_post) to the client with `code`, `state` and `iss`.
 
 use actix_web::http::StatusCode;
@@ -19,10 +20,10 @@ use crate::crypto::random_token;
 use crate::store::accounts::AccountRow;
 use crate::store::sessions::SessionRow;
 use crate::store::{self, AnyConnection, StoreResult};
-use crate::upstream::Identity;
+use crate::upstream::Verified;
 use crate::web::pages;
 
-/// Finish `r` for `identity`. `consume` runs first in the transaction and
+/// Finish `r` for `verified`. `consume` runs first in the transaction and
 /// returns false when another request already finished this flow; the
 /// cookies named in `spent` are removed from the browser. `Ok` is the
 /// response of a completed login, `Err` one that did not complete.
@@ -30,13 +31,14 @@ pub async fn finish<F>(
     state: &AppState,
     req: &HttpRequest,
     r: &AuthRequest,
-    identity: &Identity,
+    verified: &Verified,
     consume: F,
     spent: &[&str],
 ) -> Result<HttpResponse, HttpResponse>
 where
     F: FnOnce(&mut AnyConnection) -> StoreResult<bool> + Send + 'static,
 {
+    let identity = &verified.identity;
     let client = match state.client(&r.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(restart("The application is no longer registered.")),
@@ -66,7 +68,7 @@ where
         account_id: identity.account_id.clone(),
         handle: identity.handle.clone(),
         profile: store::to_json(identity),
-        upstream_token: None,
+        upstream_token: verified.sealed_token.clone(),
         created_at: now,
         updated_at: now,
     };

@@ -68,6 +68,15 @@ pub struct Identity {
     pub role: Option<String>,
 }
 
+/// A finished login: the account, and the upstream's access token sealed by
+/// the upstream when configured to keep it (opaque to the provider, which
+/// stores it with the account for later re-verification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub identity: Identity,
+    pub sealed_token: Option<Vec<u8>>,
+}
+
 /// Why an account may not log in although the credentials were valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountRefusal {
@@ -132,7 +141,7 @@ pub trait Upstream {
         server_host: &str,
         stored: &[u8],
         query: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError>;
+    ) -> Result<Verified, UpstreamError>;
 
     /// What the server typed as `server` (a name or URL) asks of newcomers.
     async fn signup_rules(&self, server: &str) -> Result<SignupRules, UpstreamError> {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Identity, UpstreamError};
+use super::{UpstreamError, Verified};
 use crate::config::Secret;
 
 /// Whether a server takes sign-ups from apps like this service.
@@ -143,7 +143,7 @@ pub enum SignupStatus {
     /// Confirmed; moderators have not approved the account yet.
     AwaitingApproval,
     /// The account can be used: here it is.
-    Active(Box<Identity>),
+    Active(Box<Verified>),
 }
 
 /// The answer to "send the confirmation e-mail again".

@@ -14,11 +14,11 @@ mod parse;
 use parse::unsupported;
 pub use parse::{html_to_text, problems_of, rules_of, server_of};
 
-use super::apps::retry_after;
-use super::{MastodonUpstream, http_error};
+use super::register::retry_after;
+use super::{MastodonUpstream, http_error, server_error};
 use crate::upstream::{
     AccountRefusal, FieldProblem, NewAccount, Problem, Resent, SignedUp, SignupError, SignupField,
-    SignupRules, SignupStatus, UpstreamError,
+    SignupRules, SignupStatus, UpstreamError, Verified,
 };
 
 /// What [`SignedUp::stored`] holds: enough to ask about the account later.
@@ -63,15 +63,9 @@ impl MastodonUpstream {
     /// capabilities may be a day old.
     pub(crate) async fn rules(&self, host: &str) -> Result<SignupRules, UpstreamError> {
         let caps = self.capabilities(host).await?;
-        let instance = match self.get_json(host, "/api/v2/instance").await? {
-            Some(v) => v,
-            None => self
-                .get_json(host, "/api/v1/instance")
-                .await?
-                .ok_or_else(|| {
-                    UpstreamError::NotFound(format!("{host} has no instance information."))
-                })?,
-        };
+        let instance = self.instance(host).await?.ok_or_else(|| {
+            UpstreamError::NotFound(format!("{host} has no instance information."))
+        })?;
         let rules = match self.get_json(host, "/api/v1/instance/rules").await {
             Ok(r) => r,
             Err(e) => {
@@ -189,10 +183,7 @@ impl MastodonUpstream {
             }
             s => {
                 tracing::warn!(host, status = s, "sign-up failed");
-                Err(UpstreamError::Unavailable(format!(
-                    "{host} answered with an error (HTTP {s})."
-                ))
-                .into())
+                Err(server_error(host).into())
             }
         }
     }
@@ -208,10 +199,12 @@ impl MastodonUpstream {
             .verify_credentials(host, &p.handle_domain, &p.token)
             .await
         {
-            Ok(identity) => Ok(SignupStatus::Active(Box::new(
-                self.settle_handle(identity, &p.handle_domain, host, false)
+            Ok(identity) => Ok(SignupStatus::Active(Box::new(Verified {
+                identity: self
+                    .settle_handle(identity, &p.handle_domain, host, None)
                     .await,
-            ))),
+                sealed_token: self.kept(&p.token),
+            }))),
             Err(UpstreamError::AccountRefused(AccountRefusal::Unconfirmed)) => {
                 Ok(SignupStatus::AwaitingConfirmation)
             }
@@ -249,7 +242,7 @@ impl MastodonUpstream {
             s => {
                 tracing::warn!(host, status = s, "resending the confirmation failed");
                 Err(UpstreamError::Unavailable(format!(
-                    "{host} could not send the e-mail again (HTTP {s})."
+                    "{host} could not send the e-mail again."
                 )))
             }
         }
@@ -265,7 +258,8 @@ impl MastodonUpstream {
         };
         match self.load_app(host).await {
             Ok(Some(app)) if app.client_id == p.client_id => {
-                self.release_token(host, &app, &p.token).await
+                self.release_token(host, &app, &p.token, self.deadline())
+                    .await
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(host, error = %e, "cannot revoke the sign-up token"),

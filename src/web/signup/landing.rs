@@ -49,7 +49,7 @@ pub async fn land(req: &HttpRequest, state: &AppState, host: &str) -> HttpRespon
             wait_longer(state, &found).await;
             pending::page(state, &found, Stage::Approval, None, StatusCode::OK).await
         }
-        Ok(SignupStatus::Active(identity)) => {
+        Ok(SignupStatus::Active(verified)) => {
             let Some(r) = found.request() else {
                 tracing::error!(host, "a pending sign-up's request is unreadable");
                 return pending::gone(state, &found).await;
@@ -59,7 +59,7 @@ pub async fn land(req: &HttpRequest, state: &AppState, host: &str) -> HttpRespon
                 state,
                 req,
                 &r,
-                &identity,
+                &verified,
                 move |c| store::signups::take(c, &id, now),
                 &[SIGNUP],
             )

@@ -109,7 +109,8 @@ pub fn account_json(c: &FakeConfig, u: &FakeUser) -> Value {
         "followers_count": 0, "following_count": 0, "statuses_count": 0,
         "last_status_at": null, "noindex": false,
         "emojis": [], "roles": [], "fields": [],
-        "role": {"id": "-99", "name": "", "permissions": "65536", "color": "", "highlighted": false},
+        "role": {"id": if u.role.is_empty() { "-99" } else { "3" }, "name": u.role,
+                 "permissions": "65536", "color": "", "highlighted": false},
     });
     match profile {
         // GoToSocial's account entity has no `uri`.

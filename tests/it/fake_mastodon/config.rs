@@ -73,6 +73,9 @@ pub struct FakeConfig {
     pub clock: SharedClock,
     /// Usernames WebFinger answers 410 Gone for.
     pub deleted_usernames: Vec<String>,
+    /// A catch-all WebFinger on LOCAL_DOMAIN: every query about that domain
+    /// gets this user's links under the asked subject (a personal domain).
+    pub webfinger_catch_all: Option<String>,
     /// The instance's `languages` (ISO 639).
     pub languages: Vec<String>,
     /// `I18n.available_locales`: sign-ups with another `locale` get ERR_INCLUSION.
@@ -104,6 +107,7 @@ impl FakeConfig {
             numeric_actor_uris: false,
             clock: Arc::new(SystemClock),
             deleted_usernames: Vec::new(),
+            webfinger_catch_all: None,
             languages: vec!["en".into()],
             ui_locales: ["en", "de", "fr", "es", "ja", "pt-BR"]
                 .map(String::from)
@@ -169,6 +173,11 @@ impl FakeConfig {
 
     pub fn terms_of_service(mut self, on: bool) -> Self {
         self.terms_of_service = on;
+        self
+    }
+
+    pub fn webfinger_catch_all(mut self, username: &str) -> Self {
+        self.webfinger_catch_all = Some(username.to_owned());
         self
     }
 

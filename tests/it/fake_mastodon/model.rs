@@ -34,6 +34,8 @@ pub struct FakeUser {
     pub avatar: Option<String>,
     pub bot: bool,
     pub locked: bool,
+    /// `role.name` (empty for a plain user, as Mastodon's `-99` role).
+    pub role: String,
     pub state: AccountState,
     /// For the HTML login form and the password grant.
     pub password: String,
@@ -50,6 +52,7 @@ impl FakeUser {
             avatar: None,
             bot: false,
             locked: false,
+            role: String::new(),
             state: AccountState::Active,
             password: "password".to_owned(),
             email: format!("{username}@example.net"),
@@ -58,6 +61,11 @@ impl FakeUser {
 
     pub fn with_state(mut self, state: AccountState) -> Self {
         self.state = state;
+        self
+    }
+
+    pub fn with_role(mut self, role: &str) -> Self {
+        self.role = role.to_owned();
         self
     }
 }
@@ -248,10 +256,13 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-/// Space-separated scope string → de-duplicated list.
+/// Scope string → de-duplicated list, split on ASCII whitespace only, as
+/// Doorkeeper's `Scopes.from_string` (Ruby's `split`): a literal `+` is
+/// part of a scope.
 pub fn split_scopes(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for p in s.split([' ', '+']).filter(|p| !p.is_empty()) {
+    let ruby_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
+    for p in s.split(ruby_space).filter(|p| !p.is_empty()) {
         if !out.iter().any(|o| o == p) {
             out.push(p.to_owned());
         }

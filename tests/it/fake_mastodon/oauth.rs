@@ -73,7 +73,7 @@ fn pre_authorize(st: &State, call: &Call) -> Result<PreAuth, HttpResponse> {
         );
     }
     let scopes = match call.param("scope") {
-        Some(s) if !s.trim().is_empty() => split_scopes(s),
+        Some(s) if !s.trim().is_empty() => scope_list(profile, s),
         // Default: Doorkeeper's default scope (`read`) if the app has it.
         _ => app
             .scopes
@@ -364,6 +364,16 @@ fn client_credentials(st: &mut State, call: &Call) -> HttpResponse {
     token_response(&t)
 }
 
+/// A `scope` parameter's scopes: GoToSocial reads a literal `+` as a space
+/// (spec §7), Doorkeeper only whitespace.
+fn scope_list(profile: Profile, s: &str) -> Vec<String> {
+    if profile == Profile::GoToSocial {
+        split_scopes(&s.replace('+', " "))
+    } else {
+        split_scopes(s)
+    }
+}
+
 /// `scope` param (or the default `read`) checked against the app's scopes.
 fn requested_scopes(
     profile: Profile,
@@ -371,7 +381,7 @@ fn requested_scopes(
     scope: Option<&str>,
 ) -> Result<Vec<String>, HttpResponse> {
     let scopes = match scope {
-        Some(s) if !s.trim().is_empty() => split_scopes(s),
+        Some(s) if !s.trim().is_empty() => scope_list(profile, s),
         _ => app
             .scopes
             .iter()

@@ -87,6 +87,9 @@ fn route(st: &mut State, call: &Call) -> HttpResponse {
         && call.host() == c.local_domain
         && call.path == "/.well-known/webfinger"
     {
+        if let Some(user) = &c.webfinger_catch_all {
+            return webfinger::catch_all(st, call, user);
+        }
         let q = serde_urlencoded::to_string(&call.query).unwrap_or_default();
         return reply::redirect(301, &absolute(c, &format!("/.well-known/webfinger?{q}")));
     }

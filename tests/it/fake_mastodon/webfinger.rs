@@ -56,6 +56,20 @@ pub fn webfinger(st: &State, call: &Call) -> HttpResponse {
     let Some(user) = st.user_by_name(&username) else {
         return reply::empty(404);
     };
+    let subject = format!("acct:{}@{}", user.username, c.local_domain);
+    document(c, user, &subject)
+}
+
+/// Any `resource` gets `username`'s links, with the asked resource as subject.
+pub fn catch_all(st: &State, call: &Call, username: &str) -> HttpResponse {
+    let (Some(resource), Some(user)) = (call.query_param("resource"), st.user_by_name(username))
+    else {
+        return reply::empty(404);
+    };
+    document(&st.config, user, resource)
+}
+
+fn document(c: &super::FakeConfig, user: &super::FakeUser, subject: &str) -> HttpResponse {
     let profile = profile_url(c, user);
     let actor = actor_uri(c, user);
     let mut links = vec![
@@ -71,7 +85,7 @@ pub fn webfinger(st: &State, call: &Call) -> HttpResponse {
         );
     }
     let body = json!({
-        "subject": format!("acct:{}@{}", user.username, c.local_domain),
+        "subject": subject,
         "aliases": [profile, actor],
         "links": links,
     });

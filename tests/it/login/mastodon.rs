@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::seed;
 use crate::backend_tests;
-use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeMastodon, Profile};
+use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeMastodon, FakeUser, Profile};
 use crate::support::browser::{Browser, query};
 use crate::support::{TestApp, TestDb, http};
 
@@ -71,7 +71,8 @@ pub async fn log_in(app: &TestApp, fake: &FakeMastodon, b: &mut Browser, handle:
 }
 
 async fn whole_login(db: TestDb, profile: Profile) {
-    let fake = FakeMastodon::start(FakeConfig::new(profile));
+    let alice = FakeUser::new(ALICE_ID, "alice").with_role("Admin");
+    let fake = FakeMastodon::start(FakeConfig::new(profile).users(vec![alice]));
     let app = spawn(&db, &fake).await;
     let mut b = Browser::default();
     let tokens = log_in(&app, &fake, &mut b, "@alice@social.test").await;
@@ -97,6 +98,17 @@ async fn whole_login(db: TestDb, profile: Profile) {
         mastodon_oidc::oidc::claims::subject("social.test", ALICE_ID),
         "sub from host and account id"
     );
+    // The account's profile as the server reported it, role included.
+    let sub = mastodon_oidc::oidc::claims::subject("social.test", ALICE_ID);
+    let row = app
+        .state
+        .store
+        .run(move |c| mastodon_oidc::store::accounts::get(c, &sub))
+        .await
+        .unwrap()
+        .expect("account row");
+    let stored: Value = serde_json::from_str(&row.profile).unwrap();
+    assert_eq!(stored["role"], "Admin", "{profile:?}: {stored}");
     // A second login (fresh browser) reuses the app registered the first time.
     let mut b2 = Browser::default();
     log_in(&app, &fake, &mut b2, "social.test").await;

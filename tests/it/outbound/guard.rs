@@ -1,12 +1,12 @@
 //! The SSRF guard end to end: literals, redirects and resolved addresses.
 
 use mastodon_oidc::http::addr::Policy;
-use mastodon_oidc::http::resolve::{GuardedResolver, LookupError};
+use mastodon_oidc::http::resolve::{GuardedResolver, Lookup, LookupError, SystemDns};
 use mastodon_oidc::http::{HttpError, Outbound};
 use reqwest::Method;
 use std::sync::Arc;
 
-use super::server::{client, config, ok, redirect, serve};
+use super::server::{StubDns, client, config, ok, redirect, serve};
 
 async fn get(out: &Outbound, url: &str) -> Result<mastodon_oidc::http::Fetched, HttpError> {
     let url = url::Url::parse(url).expect("test URL");
@@ -152,21 +152,31 @@ async fn redirect_to_a_name_resolving_to_metadata_is_refused() {
 #[tokio::test]
 async fn resolver_drops_blocked_dns_answers() {
     // `localhost` comes from /etc/hosts: a real lookup without the network.
-    let secure = GuardedResolver::new(Arc::new(Policy::default()));
+    let system: Arc<dyn Lookup> = Arc::new(SystemDns);
+    let secure = GuardedResolver::new(Arc::new(Policy::default()), system.clone());
     match secure.lookup("localhost").await {
         Err(LookupError::Blocked(b)) => assert!(b.0.contains("blocked"), "{b}"),
         other => panic!("loopback answers must be dropped: {other:?}"),
     }
-    let insecure = GuardedResolver::new(Arc::new(Policy {
-        insecure: true,
-        ..Policy::default()
-    }));
+    let insecure = GuardedResolver::new(
+        Arc::new(Policy {
+            insecure: true,
+            ..Policy::default()
+        }),
+        system,
+    );
     let addrs = insecure
         .lookup("localhost")
         .await
         .expect("loopback allowed");
     assert!(!addrs.is_empty());
     assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    // A mixed answer keeps only what may be reached.
+    let mixed = StubDns::new(&["10.0.0.1:0", "192.0.2.1:0", "93.184.216.34:0"]);
+    let secure = GuardedResolver::new(Arc::new(Policy::default()), mixed.clone());
+    let kept = secure.lookup("mixed.example").await.expect("one is public");
+    assert_eq!(kept, ["93.184.216.34:0".parse().unwrap()]);
+    assert_eq!(mixed.asked(), ["mixed.example"]);
 }
 
 #[tokio::test]

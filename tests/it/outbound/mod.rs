@@ -4,5 +4,6 @@
 
 mod guard;
 mod limits;
+mod proxy;
 mod routing;
 mod server;

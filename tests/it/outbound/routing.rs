@@ -5,7 +5,7 @@ use std::time::Duration;
 use mastodon_oidc::http::{HttpError, Outbound};
 use reqwest::Method;
 
-use super::server::{Reply, client, config, header, ok, response, serve};
+use super::server::{Reply, StubDns, client, config, header, ok, response, serve};
 
 #[tokio::test]
 async fn host_override_routes_a_name_to_the_loopback_port() {
@@ -38,10 +38,14 @@ async fn host_overrides_are_ignored_in_secure_mode() {
     let mut cfg = config(false);
     cfg.host_overrides
         .insert("social.test".into(), srv.addr.to_string());
-    let out = client(&cfg);
+    // The name goes to the (stub) resolver, not the override; its loopback
+    // answer is then refused as in production.
+    let dns = StubDns::new(&[&srv.addr.to_string()]);
+    let out = Outbound::with_dns(&cfg, dns.clone()).expect("client");
     let url = url::Url::parse("https://social.test/").expect("URL");
     let res = out.execute(out.request(Method::GET, url)).await;
-    assert!(res.is_err());
+    assert!(matches!(res, Err(HttpError::Refused(_))), "{res:?}");
+    assert_eq!(dns.asked(), ["social.test"]);
     assert_eq!(srv.connections(), 0);
 }
 
@@ -114,4 +118,25 @@ async fn per_host_concurrency_is_limited() {
     assert_eq!(max_parallel_with(1).await, 1);
     // The measurement can see parallel requests when the limit allows them.
     assert!(max_parallel_with(3).await >= 2);
+}
+
+#[tokio::test]
+async fn waiting_for_a_slot_counts_toward_the_timeout() {
+    let srv =
+        serve(|_| Reply::After(Duration::from_millis(700), response("200 OK", "", b"slow"))).await;
+    let mut cfg = config(true);
+    cfg.per_server_concurrency = 1;
+    cfg.request_timeout_secs = 1;
+    let out = client(&cfg);
+    let run = |out: Outbound, url: url::Url| async move {
+        out.execute(out.request(Method::GET, url)).await
+    };
+    let (a, b) = tokio::join!(
+        run(out.clone(), srv.url("/a")),
+        run(out.clone(), srv.url("/b"))
+    );
+    // One had the slot; the other waited 0.7 s for it and would need 0.7 s more.
+    let (done, late): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(Result::is_ok);
+    assert_eq!(done.len(), 1, "{late:?}");
+    assert!(matches!(late[..], [Err(HttpError::Timeout)]), "{late:?}");
 }

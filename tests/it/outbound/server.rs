@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mastodon_oidc::config::UpstreamConfig;
 use mastodon_oidc::http::Outbound;
+use mastodon_oidc::http::resolve::{Found, Lookup};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -162,4 +163,32 @@ pub const CAP: usize = 64 * 1024;
 
 pub fn client(cfg: &UpstreamConfig) -> Outbound {
     Outbound::new(cfg).expect("outbound client")
+}
+
+/// A resolver that answers every name with fixed addresses and records the
+/// names it was asked: no query reaches real DNS.
+pub struct StubDns {
+    answer: Vec<SocketAddr>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl StubDns {
+    pub fn new(answer: &[&str]) -> Arc<Self> {
+        Arc::new(StubDns {
+            answer: answer.iter().map(|a| a.parse().expect("ip:port")).collect(),
+            asked: Mutex::default(),
+        })
+    }
+
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().expect("asked").clone()
+    }
+}
+
+impl Lookup for StubDns {
+    fn lookup(&self, name: &str) -> Found {
+        self.asked.lock().expect("asked").push(name.to_string());
+        let answer = self.answer.clone();
+        Box::pin(async move { Ok(answer) })
+    }
 }

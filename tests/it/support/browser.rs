@@ -38,6 +38,18 @@ impl Page {
     }
 }
 
+impl Page {
+    /// Every `href` in the page, unescaped.
+    pub fn hrefs(&self) -> Vec<String> {
+        self.body
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(html_unescape)
+            .collect()
+    }
+}
+
 fn html_unescape(s: &str) -> String {
     s.replace("&#x2f;", "/")
         .replace("&#x2F;", "/")
@@ -47,6 +59,7 @@ fn html_unescape(s: &str) -> String {
         .replace("&#34;", "\"")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
+        .replace("&#38;", "&")
         .replace("&amp;", "&")
 }
 

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use mastodon_oidc::upstream::{
-    AccountRefusal, Begin, CallbackQuery, Identity, LoginInput, Upstream, UpstreamError,
+    AccountRefusal, Begin, CallbackQuery, Identity, LoginInput, Upstream, UpstreamError, Verified,
 };
 
 pub const HOST: &str = "social.test";
@@ -65,7 +65,7 @@ impl Upstream for MockUpstream {
         server_host: &str,
         stored: &[u8],
         query: &CallbackQuery,
-    ) -> Result<Identity, UpstreamError> {
+    ) -> Result<Verified, UpstreamError> {
         assert_eq!(server_host, HOST);
         assert_eq!(
             stored, b"verifier",
@@ -76,7 +76,10 @@ impl Upstream for MockUpstream {
             return Err(UpstreamError::Denied);
         }
         match query.code.as_deref() {
-            Some("good") => Ok(alice()),
+            Some("good") => Ok(Verified {
+                identity: alice(),
+                sealed_token: None,
+            }),
             Some("suspended") => Err(UpstreamError::AccountRefused(AccountRefusal::Suspended)),
             _ => Err(UpstreamError::InvalidCallback("bad code".into())),
         }

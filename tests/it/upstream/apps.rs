@@ -1,6 +1,7 @@
 //! One app per server: reused across logins and replicas, one registration
 //! under a burst of first logins, re-registered once when forgotten, and a
-//! 429 remembered instead of retried. Capabilities are cached with expiry.
+//! 429 remembered instead of retried, kept alive through Mastodon 4.2's
+//! vacuum. Capabilities are cached with expiry.
 
 use mastodon_oidc::store::servers;
 use mastodon_oidc::upstream::{LoginInput, Upstream, UpstreamError};
@@ -96,12 +97,51 @@ async fn forgotten_app_is_registered_again_once(db: TestDb) {
     let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon42));
     leg.login("@alice@social.test").await.expect("first login");
     leg.fake.revoke_all_apps();
+    // The next check finds it gone (within the interval, the code exchange would).
+    leg.clock.advance(CHECK_INTERVAL);
     leg.login("@alice@social.test")
         .await
         .expect("login after the server forgot our app");
     assert_eq!(leg.apps_posts(), 2);
     leg.login("@alice@social.test").await.expect("third login");
     assert_eq!(leg.apps_posts(), 2);
+}
+
+/// How often a stored app is checked at most (`apps::CHECK_EVERY_SECS`).
+const CHECK_INTERVAL: i64 = 900;
+
+fn client_credentials(leg: &Leg) -> usize {
+    leg.fake
+        .calls("POST", "/oauth/token")
+        .iter()
+        .filter(|c| c.body_param("grant_type") == Some("client_credentials"))
+        .count()
+}
+
+async fn app_is_checked_once_per_interval(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon44));
+    leg.login("@alice@social.test").await.expect("first login");
+    assert_eq!(client_credentials(&leg), 1, "at registration");
+    leg.clock.advance(CHECK_INTERVAL - 1);
+    leg.login("@alice@social.test").await.expect("login");
+    assert_eq!(
+        client_credentials(&leg),
+        1,
+        "its code exchange proved it alive"
+    );
+    // The exchange just now counts as seeing it work.
+    leg.clock.advance(CHECK_INTERVAL - 1);
+    leg.up.begin(&input(), "s").await.expect("begin");
+    assert_eq!(client_credentials(&leg), 1, "still within the interval");
+    leg.clock.advance(2);
+    leg.up.begin(&input(), "s").await.expect("begin");
+    assert_eq!(
+        client_credentials(&leg),
+        2,
+        "checked again after the interval"
+    );
+    leg.up.begin(&input(), "s").await.expect("begin");
+    assert_eq!(client_credentials(&leg), 2);
 }
 
 async fn app_gone_at_code_exchange_is_forgotten(db: TestDb) {
@@ -154,6 +194,20 @@ async fn rate_limited_registration_is_remembered(db: TestDb) {
     assert_eq!(leg.apps_posts(), 2);
 }
 
+/// Mastodon 4.2.0–4.2.8 deletes apps a day old without live tokens; the
+/// client-credentials token taken at registration keeps ours.
+async fn app_outlives_the_42_vacuum(db: TestDb) {
+    let leg = Leg::start(&db, FakeConfig::new(Profile::Mastodon42));
+    leg.login("@alice@social.test").await.expect("login");
+    leg.clock.advance(86_400 + 60);
+    leg.fake.run_vacuum();
+    assert_eq!(leg.fake.apps().len(), 1, "our app survived the night");
+    leg.login("@alice@social.test")
+        .await
+        .expect("login the next day");
+    assert_eq!(leg.apps_posts(), 1);
+}
+
 async fn capabilities_are_cached_until_expiry(db: TestDb) {
     let leg = Leg::start_with(&db, FakeConfig::new(Profile::Mastodon43), |c| {
         c.capabilities_ttl_secs = 3600
@@ -182,7 +236,9 @@ backend_tests!(
     registered_once => app_is_registered_once_and_reused,
     concurrent_first_logins => fifty_concurrent_first_logins_register_once,
     reregister => forgotten_app_is_registered_again_once,
+    check_interval => app_is_checked_once_per_interval,
     app_gone_at_exchange => app_gone_at_code_exchange_is_forgotten,
     rate_limited => rate_limited_registration_is_remembered,
     capabilities_cache => capabilities_are_cached_until_expiry,
+    vacuum_42 => app_outlives_the_42_vacuum,
 );

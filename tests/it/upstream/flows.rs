@@ -1,13 +1,14 @@
 //! The whole leg per profile: identity fields, scopes, PKCE, revocation,
-//! LOCAL_DOMAIN vs WEB_DOMAIN, the typed forms, force_login and lang.
+//! the typed forms, force_login and lang.
 
 use mastodon_oidc::upstream::{CallbackQuery, LoginInput, Upstream, UpstreamError};
 
+use mastodon_oidc::mastodon::oauth::TOKEN_SEAL;
 use mastodon_oidc::store::servers;
 
 use super::{ALL, ISSUER, Leg};
 use crate::backend_tests;
-use crate::fake_mastodon::{ALICE_ID, FakeConfig, Profile};
+use crate::fake_mastodon::{ALICE_ID, FakeConfig, FakeUser, Profile};
 use crate::support::TestDb;
 
 fn expected_scope(p: Profile) -> &'static str {
@@ -19,16 +20,21 @@ fn expected_scope(p: Profile) -> &'static str {
 
 async fn whole_leg_per_profile(db: TestDb) {
     for profile in ALL {
-        let leg = Leg::start(&db, FakeConfig::new(profile));
+        let mut alice = FakeUser::new(ALICE_ID, "alice").with_role("Moderator");
+        alice.locked = true;
+        alice.avatar = Some("http://social.test/system/alice.png".into());
+        let leg = Leg::start(&db, FakeConfig::new(profile).users(vec![alice]));
         // Same host name for every profile: forget what the last one taught us.
         leg.store
             .write(|c| servers::delete(c, "social.test"))
             .await
             .expect("reset server row");
-        let id = leg
-            .login("@alice@social.test")
+        let verified = leg
+            .login_verified("@alice@social.test")
             .await
             .unwrap_or_else(|e| panic!("{profile:?}: {e}"));
+        assert_eq!(verified.sealed_token, None, "not kept by default");
+        let id = verified.identity;
         assert_eq!(id.server_host, "social.test", "{profile:?}");
         assert_eq!(id.account_id, ALICE_ID, "{profile:?}");
         assert_eq!(id.username, "alice");
@@ -40,6 +46,13 @@ async fn whole_leg_per_profile(db: TestDb) {
                 .is_some_and(|u| u.contains("alice"))
         );
         assert!(!id.bot);
+        assert!(id.locked, "{profile:?}");
+        assert_eq!(
+            id.avatar.as_deref(),
+            Some("http://social.test/system/alice.png")
+        );
+        assert_eq!(id.created_at.as_deref(), Some("2022-11-15T00:00:00.000Z"));
+        assert_eq!(id.role.as_deref(), Some("Moderator"), "{profile:?}");
         if profile != Profile::GoToSocial {
             assert!(
                 id.actor_uri
@@ -110,8 +123,15 @@ async fn whole_leg_per_profile(db: TestDb) {
             assert_eq!(auth.query_param("code_challenge_method"), Some("S256"));
         }
 
-        // The upstream token is revoked after use.
+        // The upstream token is revoked after use, not kept.
         assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 1, "{profile:?}");
+        assert_eq!(
+            leg.fake
+                .last("POST", "/oauth/revoke")
+                .unwrap()
+                .body_param("token"),
+            Some(user_token(&leg).as_str())
+        );
     }
 }
 
@@ -119,58 +139,28 @@ async fn keep_tokens_skips_revocation(db: TestDb) {
     let leg = Leg::start_with(&db, FakeConfig::new(Profile::Mastodon44), |c| {
         c.keep_upstream_tokens = true
     });
-    leg.login("alice@social.test").await.expect("login");
+    let v = leg
+        .login_verified("alice@social.test")
+        .await
+        .expect("login");
     assert_eq!(leg.fake.count("POST", "/oauth/revoke"), 0);
+    let issued = user_token(&leg);
+    let sealed = v.sealed_token.expect("kept");
+    assert!(!sealed.windows(issued.len()).any(|w| w == issued.as_bytes()));
+    let opened = leg.sealer.open(TOKEN_SEAL, &sealed).expect("unseals");
+    assert_eq!(opened, issued.as_bytes());
 }
 
-async fn handle_domain_differs_from_api_host(db: TestDb) {
-    let fake = FakeConfig::new(Profile::Mastodon44)
-        .web_domain("mastodon.test")
-        .local_domain("example.test");
-    let leg = Leg::start(&db, fake);
-    let id = leg.login("@alice@example.test").await.expect("login");
-    assert_eq!(id.server_host, "mastodon.test");
-    assert_eq!(id.handle, "alice@example.test");
-    let reg = leg.fake.last("POST", "/api/v1/apps").expect("registered");
-    assert_eq!(reg.host(), "mastodon.test");
-    assert_eq!(
-        reg.body_param("redirect_uris"),
-        Some(format!("{ISSUER}/callback/mastodon.test").as_str())
-    );
-    // Typing the server name or the WEB_DOMAIN handle still yields the
-    // LOCAL_DOMAIN handle, once WebFinger there confirms it.
-    let id = leg.login("mastodon.test").await.expect("login by server");
-    assert_eq!(id.handle, "alice@example.test");
-    let id = leg
-        .login("@alice@mastodon.test")
-        .await
-        .expect("login by web domain");
-    assert_eq!(id.handle, "alice@example.test");
-}
-
-async fn unconfirmed_handle_domain_is_not_claimed(db: TestDb) {
-    let fake = FakeConfig::new(Profile::Mastodon44)
-        .web_domain("mastodon.test")
-        .local_domain("example.test");
-    let leg = Leg::start(&db, fake);
-    let input = LoginInput {
-        typed: "mastodon.test".into(),
-        ..Default::default()
-    };
-    let begin = leg.up.begin(&input, "s").await.expect("begin");
-    let query = leg.authorize(&begin.redirect_to).await;
-    // The domain the instance API names does not vouch for the account.
-    leg.fake
-        .force_response("GET", "/.well-known/webfinger", 404, "text/plain", "", None);
-    leg.fake
-        .force_response("GET", "/.well-known/host-meta", 404, "text/plain", "", None);
-    let id = leg
-        .up
-        .complete("mastodon.test", &begin.stored, &query)
-        .await
-        .expect("complete");
-    assert_eq!(id.handle, "alice@mastodon.test");
-    assert!(leg.fake.count("GET", "/.well-known/webfinger") >= 1);
+/// The one user token the fake issued.
+fn user_token(leg: &Leg) -> String {
+    let users: Vec<_> = leg
+        .fake
+        .tokens()
+        .into_iter()
+        .filter(|t| t.user_id.is_some())
+        .collect();
+    assert_eq!(users.len(), 1);
+    users[0].token.clone()
 }
 
 async fn every_typed_form_reaches_the_same_account(db: TestDb) {
@@ -258,7 +248,8 @@ async fn denied_and_mismatched_callbacks(db: TestDb) {
         .up
         .complete("social.test", &begin.stored, &query)
         .await
-        .expect("complete");
+        .expect("complete")
+        .identity;
     assert_eq!(id.account_id, ALICE_ID);
 }
 
@@ -301,12 +292,10 @@ async fn instance_rate_limit_is_reported(db: TestDb) {
 }
 
 backend_tests!(
-    unconfirmed_handle => unconfirmed_handle_domain_is_not_claimed,
     host_meta => host_meta_fallback_when_webfinger_is_missing,
     instance_429 => instance_rate_limit_is_reported,
     whole_leg => whole_leg_per_profile,
     keep_tokens => keep_tokens_skips_revocation,
-    local_domain => handle_domain_differs_from_api_host,
     typed_forms => every_typed_form_reaches_the_same_account,
     force_login_lang => force_login_and_lang_reach_the_authorize_url,
     callbacks => denied_and_mismatched_callbacks,

@@ -3,7 +3,10 @@
 //! the fake's authorize endpoint (auto-approved), then `complete`.
 
 mod apps;
+mod deadline;
 mod flows;
+mod handles;
+mod instance;
 mod refusals;
 mod signup;
 
@@ -14,7 +17,9 @@ use mastodon_oidc::config::UpstreamConfig;
 use mastodon_oidc::crypto::Sealer;
 use mastodon_oidc::mastodon::MastodonUpstream;
 use mastodon_oidc::store::Store;
-use mastodon_oidc::upstream::{CallbackQuery, Identity, LoginInput, Upstream, UpstreamError};
+use mastodon_oidc::upstream::{
+    CallbackQuery, Identity, LoginInput, Upstream, UpstreamError, Verified,
+};
 
 use crate::fake_mastodon::{FakeConfig, FakeMastodon, Profile};
 use crate::support::{T0, TestDb, test_config};
@@ -124,8 +129,13 @@ impl Leg {
         serde_urlencoded::from_str(loc.query().unwrap_or_default()).expect("callback query")
     }
 
-    /// The whole leg for `typed`.
+    /// The whole leg for `typed`; the account.
     pub async fn login(&self, typed: &str) -> Result<Identity, UpstreamError> {
+        self.login_verified(typed).await.map(|v| v.identity)
+    }
+
+    /// The whole leg for `typed`.
+    pub async fn login_verified(&self, typed: &str) -> Result<Verified, UpstreamError> {
         let input = LoginInput {
             typed: typed.into(),
             ..Default::default()

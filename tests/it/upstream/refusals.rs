@@ -81,6 +81,10 @@ async fn down_server_is_unavailable(db: TestDb) {
         panic!("expected Unavailable, got {r:?}");
     };
     assert!(!msg.contains('<'), "no upstream body in the message: {msg}");
+    assert!(
+        !msg.contains("503"),
+        "no upstream status in the message: {msg}"
+    );
     let row = leg
         .store
         .run(|c| servers::get(c, "social.test"))

@@ -139,11 +139,12 @@ async fn status_and_resend(db: TestDb) {
                 .unwrap(),
             Resent::AlreadyConfirmed
         );
-        let SignupStatus::Active(identity) = status(&signed.stored).await.unwrap() else {
+        let SignupStatus::Active(verified) = status(&signed.stored).await.unwrap() else {
             panic!("{profile:?}: active after confirming");
         };
-        assert_eq!(identity.username, "carol");
-        assert_eq!(identity.handle, "carol@social.test");
+        assert_eq!(verified.identity.username, "carol");
+        assert_eq!(verified.identity.handle, "carol@social.test");
+        assert_eq!(verified.sealed_token, None, "not kept by default");
         // Bound to its server.
         assert!(
             leg.up

@@ -2,6 +2,53 @@
 
 use super::*;
 
+/// Doorkeeper splits on ASCII whitespace only: a literal `+` is part of a scope.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_scopes_split_on_ascii_whitespace_only() {
+    let t = T::new(FakeConfig::new(Profile::Mastodon43));
+    let r = t
+        .post_form(
+            "/api/v1/apps",
+            &[
+                ("client_name", "B"),
+                ("redirect_uris", CB),
+                ("scopes", "read+write"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        json(r).await["error"],
+        "Validation failed: Scopes doesn't match configured on the server."
+    );
+    let r = t
+        .post_form(
+            "/api/v1/apps",
+            &[
+                ("client_name", "B"),
+                ("redirect_uris", CB),
+                ("scopes", "read\u{3000}write  read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "ideographic space is not ASCII whitespace");
+    let v = json(
+        t.post_form(
+            "/api/v1/apps",
+            &[
+                ("client_name", "B"),
+                ("redirect_uris", CB),
+                ("scopes", "read  write read"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        v["client_id"].is_string(),
+        "runs of spaces and repeats are fine: {v}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn app_registration_validation_by_version() {
     for (profile, status) in [
