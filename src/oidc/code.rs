@@ -20,6 +20,7 @@ pub fn issue(
 ) -> StoreResult<String> {
     let grant_id = random_token(16);
     let scope = req.scopes.join(" ");
+    let claims = req.requested_claims.to_column();
     store::grants::insert(
         conn,
         &GrantRow {
@@ -32,6 +33,7 @@ pub fn issue(
             created_at: now,
             expires_at: now + ttl.refresh_token_ttl_secs,
             revoked_at: None,
+            claims: claims.clone(),
         },
     )?;
     let code = random_token(32);
@@ -45,8 +47,7 @@ pub fn issue(
             code_challenge: req.code_challenge.clone(),
             nonce: req.nonce.clone(),
             scope,
-            claims: (!req.requested_claims.is_empty())
-                .then(|| store::to_json(&req.requested_claims)),
+            claims,
             auth_time,
             created_at: now,
             expires_at: now + ttl.code_ttl_secs,
