@@ -1,6 +1,7 @@
 //! The provider side toward relying parties: token endpoint, and (as the
 //! login flow grows) authorize, callback, userinfo, revocation and logout.
 
+mod conformance;
 mod flow;
 mod logout;
 pub mod mastodon;

@@ -6,6 +6,7 @@ pub mod logs;
 pub mod mock_upstream;
 pub mod pg;
 pub mod plug;
+pub mod receiver;
 pub mod rp;
 
 use std::sync::Arc;
