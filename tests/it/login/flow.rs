@@ -177,7 +177,8 @@ async fn full_flow(db: TestDb) {
         "alice@social.test"
     );
     assert_eq!(claims.auth_time().unwrap().timestamp(), T0);
-    // The session cookie is HttpOnly and SameSite=Lax.
+    // A plain-http issuer: the session cookie without the __Host- prefix
+    // (its attributes, on https too, are checked in `headers.rs`).
     assert!(b.cookies.contains_key("mo-session"));
     app.stop().await;
 }

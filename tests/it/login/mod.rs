@@ -3,6 +3,7 @@
 
 mod conformance;
 mod flow;
+mod headers;
 mod logout;
 pub mod mastodon;
 mod pairwise;

@@ -99,6 +99,9 @@ pub fn test_config(db: &TestDb) -> Config {
 #[allow(dead_code)] // fields used by later test modules
 pub struct TestApp {
     pub issuer: String,
+    /// Where the server answers: the issuer, or its plain-http address when
+    /// the issuer is https (TLS ends at a proxy in production).
+    pub base: String,
     pub state: AppState,
     pub clock: Arc<FixedClock>,
     running: Option<Running>,
@@ -124,6 +127,23 @@ impl TestApp {
 
     pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
         Self::spawn_full(db, tweak, None).await
+    }
+
+    /// With an https issuer (so `__Host-` cookies and HSTS) and `upstream`;
+    /// still served over plain http on loopback, at `base`.
+    pub async fn spawn_https(
+        db: &TestDb,
+        tweak: impl FnOnce(&mut Config),
+        upstream: Option<Arc<dyn Upstream + Send + Sync>>,
+    ) -> Self {
+        let https = |c: &mut Config| {
+            c.issuer = c
+                .issuer
+                .as_ref()
+                .map(|i| i.replacen("http://", "https://", 1));
+            tweak(c);
+        };
+        Self::spawn_full(db, https, upstream).await
     }
 
     /// With a replacement upstream (a mock) instead of the Mastodon one.
@@ -173,6 +193,7 @@ impl TestApp {
         }
         let running = app::start(state.clone(), listener).expect("start");
         TestApp {
+            base: format!("http://{addr}"),
             issuer: state.issuer.clone(),
             state,
             clock,
@@ -181,7 +202,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.base)
     }
 
     /// Type `handle` into the handle page whose sealed request is `request`.
