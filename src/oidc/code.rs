@@ -70,3 +70,23 @@ pub fn success_params(
     p.push(("iss", issuer.to_string()));
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// RFC 9700 §4.1.2 / the checklist: codes live at most 60 s.
+    #[test]
+    fn codes_live_at_most_a_minute() {
+        let load = |ttl: &str| {
+            let env = [("MASTODON_OIDC_TOKENS__CODE_TTL_SECS", ttl)];
+            Config::load(None, env.map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        assert_eq!(load("60").unwrap().tokens.code_ttl_secs, 60);
+        let err = load("61").unwrap_err().to_string();
+        assert!(
+            err.contains("code_ttl_secs must be between 1 and 60"),
+            "{err}"
+        );
+    }
+}
