@@ -1,7 +1,8 @@
 //! The security checklist (section 2b) at the token and userinfo endpoints,
 //! with `openidconnect` as the relying party: PKCE downgrade, public clients
 //! with `none` and PKCE, refresh tokens only after a decision, no bearer
-//! tokens in the query, ES256 and EdDSA clients verified through the JWKS.
+//! tokens in the query, ES256 and EdDSA clients verified through the JWKS,
+//! and a native app's loopback redirect URI on any port (RFC 8252 §7.3).
 
 use openidconnect::core::{CoreErrorResponseType, CoreJwsSigningAlgorithm, CoreTokenResponse};
 use openidconnect::{
@@ -14,6 +15,7 @@ use super::conformance::suite::{Rp, Started, Suite, basic_flow, header};
 use super::seed::{self, REDIRECT, SECRET};
 use crate::backend_tests;
 use crate::support::browser::{Browser, query};
+use crate::support::receiver::Receiver;
 use crate::support::{TestDb, http, rp};
 
 backend_tests! {
@@ -22,6 +24,7 @@ backend_tests! {
     refresh_tokens_only_with_offline_access_or_client_setting => refresh_policy,
     bearer_token_in_the_query_refused => token_in_query,
     es256_and_eddsa_clients_verified_through_jwks => other_algorithms,
+    native_app_loopback_redirect_any_port => loopback_redirect,
 }
 
 /// The request without PKCE (what a legacy client sends).
@@ -192,4 +195,59 @@ async fn other_algorithms(db: TestDb) {
         assert_eq!(token.signing_alg().unwrap(), &alg, "{id}");
         assert_eq!(header(&token.to_string())["alg"], name);
     }
+}
+
+async fn loopback_redirect(db: TestDb) {
+    // Registered without a port; the app listens wherever the OS let it.
+    let receiver = Receiver::start("/cb").await;
+    assert!(receiver.url.starts_with("http://127.0.0.1:"));
+    let mut native = seed::client("native");
+    native.public = true;
+    native.secret = None;
+    native.redirect_uris = vec!["http://127.0.0.1/cb".into()];
+    let mut s = Suite::with_clients(&db, vec![native]).await;
+    let rp = s.rp_as("native", None, &receiver.url);
+    let started = Suite::request(&rp, |r| r);
+    let page = s.b.get(&started.url).await;
+    let up = s
+        .app
+        .submit_handle(
+            &mut s.b,
+            &page.input("request"),
+            super::conformance::suite::HANDLE,
+        )
+        .await;
+    let back = s.through_mastodon(&up).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let loc = back.location();
+    assert!(
+        loc.as_str().starts_with(&format!("{}?", receiver.url)),
+        "{loc}"
+    );
+    s.b.get(loc.as_str()).await;
+    let got = receiver.received().await;
+    let at_app = url::Url::parse(&format!("http://127.0.0.1{}", got.target)).unwrap();
+    assert_eq!(at_app.path(), "/cb");
+    assert_eq!(
+        query(&at_app, "state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    let nonce = started.nonce.clone();
+    let res = s
+        .redeem(&rp, query(&at_app, "code").unwrap(), started)
+        .await;
+    s.verify(&rp, &res, Some(&nonce));
+    // localhost is a name, not a loopback address: exact match only.
+    let mut u = url::Url::parse(&Suite::request(&rp, |r| r).url).unwrap();
+    let other: Vec<(String, String)> = u
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| match k.as_str() {
+            "redirect_uri" => (k, v.replace("127.0.0.1", "localhost")),
+            _ => (k, v),
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(other);
+    let res = s.b.get(u.as_str()).await;
+    assert_eq!(res.status, 400, "an error page, never a redirect");
 }
