@@ -74,10 +74,16 @@ async fn idtoken_signature(db: TestDb) {
         "RS256 by default"
     );
     assert_eq!(header(&token.to_string())["alg"], "RS256");
-    // One changed byte of the signature and the library refuses it.
-    let mut forged = token.to_string();
-    let last = forged.pop().unwrap();
-    forged.push(if last == 'A' { 'B' } else { 'A' });
+    // One changed character of the signature and the library refuses it
+    // (the first: every one of its bits counts, unlike the last one's).
+    let jwt = token.to_string();
+    let at_sig = jwt.rfind('.').unwrap() + 1;
+    let first = if jwt[at_sig..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    let forged = format!("{}{first}{}", &jwt[..at_sig], &jwt[at_sig + 1..]);
     let forged: CoreIdToken = forged.parse().unwrap();
     let at = chrono::DateTime::from_timestamp(crate::support::T0, 0).unwrap();
     let verifier = rp.id_token_verifier().set_time_fn(move || at);
