@@ -380,10 +380,20 @@ pub fn start(state: AppState, listener: TcpListener) -> anyhow::Result<Running> 
     });
     let data = web::Data::new(state.clone());
     let base = state.base_path.clone();
+    // HSTS only where the issuer is https: a plain-http development issuer
+    // has no TLS to insist on.
+    let https = state.issuer.starts_with("https://");
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(pages::prefix::prefix))
+            .wrap(actix_web::middleware::Condition::new(
+                https,
+                actix_web::middleware::DefaultHeaders::new().add((
+                    actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                    pages::HSTS,
+                )),
+            ))
             .wrap(actix_web::middleware::from_fn(pages::observe::observe));
         if !base.is_empty() {
             app = app.service(web::scope(&base).configure(routes));

@@ -42,6 +42,7 @@ pub fn codes(st: &Store, n: usize) -> Vec<String> {
                     created_at: now,
                     expires_at: now + 86_400,
                     revoked_at: None,
+                    claims: None,
                 },
             )?;
             store::codes::insert(

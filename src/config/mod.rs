@@ -323,7 +323,7 @@ impl Config {
         }
         let t = &self.tokens;
         for (name, v, max) in [
-            ("code_ttl_secs", t.code_ttl_secs, 600),
+            ("code_ttl_secs", t.code_ttl_secs, 60),
             ("access_token_ttl_secs", t.access_token_ttl_secs, 86_400),
             ("id_token_ttl_secs", t.id_token_ttl_secs, 86_400),
             (

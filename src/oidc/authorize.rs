@@ -4,10 +4,11 @@
 //! person gets a page ([`AuthorizeError::Page`]) and is never redirected;
 //! after, the error goes back to the relying party ([`AuthorizeError::Redirect`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::claims::RequestedClaims;
 use super::clients::Client;
 use super::error::{ErrorCode, OAuthError};
 
@@ -49,8 +50,8 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
     pub ui_locales: Vec<String>,
-    /// Claims asked for through the `claims` parameter (any target, any essentiality).
-    pub requested_claims: BTreeSet<String>,
+    /// Claims asked for through the `claims` parameter, per target.
+    pub requested_claims: RequestedClaims,
 }
 
 impl AuthRequest {
@@ -353,23 +354,26 @@ fn parse_prompt(value: Option<&str>, signup: bool) -> Result<Prompt, OAuthError>
 }
 
 /// The `claims` parameter (OIDC Core §5.5): we honour the names asked for in
-/// `id_token` and `userinfo`, whether essential or voluntary.
-fn parse_claims(value: Option<&str>) -> Result<BTreeSet<String>, OAuthError> {
+/// `id_token` and `userinfo`, each for its own target, essential or voluntary.
+fn parse_claims(value: Option<&str>) -> Result<RequestedClaims, OAuthError> {
+    let mut asked = RequestedClaims::default();
     let Some(text) = value else {
-        return Ok(BTreeSet::new());
+        return Ok(asked);
     };
     let bad = || OAuthError::invalid_request("claims must be a JSON object (OIDC Core 5.5)");
     let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
     let obj = v.as_object().ok_or_else(bad)?;
-    let mut names = BTreeSet::new();
-    for target in ["id_token", "userinfo"] {
+    for (target, names) in [
+        ("id_token", &mut asked.id_token),
+        ("userinfo", &mut asked.userinfo),
+    ] {
         match obj.get(target) {
             None | Some(serde_json::Value::Null) => {}
             Some(serde_json::Value::Object(m)) => names.extend(m.keys().take(64).cloned()),
             Some(_) => return Err(bad()),
         }
     }
-    Ok(names)
+    Ok(asked)
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 //! function feeds the ID token and `/userinfo`, so they never disagree.
 //! Documented for relying-party admins in `docs/claims.md`.
 
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::clients::Client;
@@ -35,7 +38,58 @@ pub fn client_subject(public: &str, client: &Client, sealer: &Sealer) -> String 
 pub struct ClaimRequest<'a> {
     pub scopes: &'a [String],
     /// Names asked for through the `claims` parameter (honoured within `profile`).
-    pub requested: &'a std::collections::BTreeSet<String>,
+    pub requested: &'a BTreeSet<String>,
+}
+
+/// The names a `claims` request parameter (OIDC Core §5.5) asks for, per
+/// target, essential or not. Kept with the code and the grant, so the token
+/// response, every refresh and `/userinfo` answer what was asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RequestedWire")]
+pub struct RequestedClaims {
+    pub id_token: BTreeSet<String>,
+    pub userinfo: BTreeSet<String>,
+}
+
+/// Also reads the one set of names stored before the targets were kept
+/// apart (a code or a pending login from the previous version).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RequestedWire {
+    Both(BTreeSet<String>),
+    Split {
+        #[serde(default)]
+        id_token: BTreeSet<String>,
+        #[serde(default)]
+        userinfo: BTreeSet<String>,
+    },
+}
+
+impl From<RequestedWire> for RequestedClaims {
+    fn from(w: RequestedWire) -> Self {
+        match w {
+            RequestedWire::Both(names) => Self {
+                id_token: names.clone(),
+                userinfo: names,
+            },
+            RequestedWire::Split { id_token, userinfo } => Self { id_token, userinfo },
+        }
+    }
+}
+
+impl RequestedClaims {
+    pub fn is_empty(&self) -> bool {
+        self.id_token.is_empty() && self.userinfo.is_empty()
+    }
+
+    /// The JSON of a nullable column: None when nothing was asked for.
+    pub fn to_column(&self) -> Option<String> {
+        (!self.is_empty()).then(|| crate::store::to_json(self))
+    }
+
+    pub fn from_column(text: Option<&str>) -> crate::store::StoreResult<Self> {
+        text.map_or(Ok(Self::default()), crate::store::from_json)
+    }
 }
 
 /// Profile claims of an identity for a client. `updated_at` is when the bridge
@@ -115,8 +169,6 @@ pub const SUPPORTED: [&str; 17] = [
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
     use crate::oidc::clients::ClientSettings;
 
@@ -269,5 +321,22 @@ mod tests {
         for k in m.keys() {
             assert!(SUPPORTED.contains(&k.as_str()), "{k} not advertised");
         }
+    }
+
+    #[test]
+    fn requested_claims_keep_their_targets_and_read_the_old_form() {
+        let r = RequestedClaims {
+            id_token: ["name".to_string()].into(),
+            userinfo: BTreeSet::new(),
+        };
+        let text = r.to_column().unwrap();
+        assert_eq!(RequestedClaims::from_column(Some(&text)).unwrap(), r);
+        assert_eq!(RequestedClaims::default().to_column(), None);
+        assert_eq!(
+            RequestedClaims::from_column(None).unwrap(),
+            RequestedClaims::default()
+        );
+        let old = RequestedClaims::from_column(Some(r#"["picture"]"#)).unwrap();
+        assert!(old.id_token.contains("picture") && old.userinfo.contains("picture"));
     }
 }

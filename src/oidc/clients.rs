@@ -116,9 +116,13 @@ impl Client {
         }
     }
 
-    /// Exact string match against a registered redirect URI (RFC 9700 §4.1.3).
+    /// Exact string match against a registered redirect URI (RFC 9700
+    /// §4.1.3), but for the port of a loopback-IP one (RFC 8252 §7.3).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+        self.redirect_uris.iter().any(|r| {
+            r == uri
+                || without_loopback_port(r).is_some_and(|r| Some(r) == without_loopback_port(uri))
+        })
     }
 
     pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
@@ -155,6 +159,24 @@ impl Client {
         (s.allowed_servers.is_empty() || s.allowed_servers.iter().any(|a| a == host))
             && !s.denied_servers.iter().any(|d| d == host)
     }
+}
+
+/// `http://127.0.0.1:PORT…` or `http://[::1]:PORT…` with the port cut out,
+/// byte for byte otherwise; None for anything else (`localhost` included:
+/// a name can resolve elsewhere, RFC 8252 §8.3).
+fn without_loopback_port(uri: &str) -> Option<String> {
+    let host = ["http://127.0.0.1", "http://[::1]"]
+        .into_iter()
+        .find(|h| uri.starts_with(h))?;
+    let rest = &uri[host.len()..];
+    let rest = match rest.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            (1..=5).contains(&digits).then(|| &p[digits..])?
+        }
+        None => rest,
+    };
+    (rest.is_empty() || rest.starts_with(['/', '?'])).then(|| format!("{host}{rest}"))
 }
 
 /// Configuration clients are fixed for the process; database clients are
@@ -258,6 +280,32 @@ mod tests {
             assert!(!c.has_redirect_uri(near), "{near}");
         }
         assert!(c.secret_matches("secret-secret-secret"));
+        // Native apps: any port of a registered loopback IP, nothing else.
+        let mut native = client(&[]);
+        native.redirect_uris = vec!["http://127.0.0.1/cb".into(), "http://[::1]:8080".into()];
+        for ok in [
+            "http://127.0.0.1:51004/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:1",
+            "http://[::1]",
+        ] {
+            assert!(native.has_redirect_uri(ok), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:51004/cb/",
+            "http://127.0.0.1:51004/other",
+            "http://127.0.0.1:x/cb",
+            "http://127.0.0.1:51004@evil.example/cb",
+            "http://127.0.0.2:51004/cb",
+            "http://localhost:51004/cb",
+            "https://127.0.0.1:51004/cb",
+            "http://[::1]:8080/x",
+        ] {
+            assert!(!native.has_redirect_uri(bad), "{bad}");
+        }
+        let mut named = client(&[]);
+        named.redirect_uris = vec!["http://localhost:8080/cb".into()];
+        assert!(!named.has_redirect_uri("http://localhost:9090/cb"));
         assert!(!c.secret_matches("secret-secret-secreT"));
     }
 }

@@ -20,6 +20,7 @@ pub fn issue(
 ) -> StoreResult<String> {
     let grant_id = random_token(16);
     let scope = req.scopes.join(" ");
+    let claims = req.requested_claims.to_column();
     store::grants::insert(
         conn,
         &GrantRow {
@@ -32,6 +33,7 @@ pub fn issue(
             created_at: now,
             expires_at: now + ttl.refresh_token_ttl_secs,
             revoked_at: None,
+            claims: claims.clone(),
         },
     )?;
     let code = random_token(32);
@@ -45,8 +47,7 @@ pub fn issue(
             code_challenge: req.code_challenge.clone(),
             nonce: req.nonce.clone(),
             scope,
-            claims: (!req.requested_claims.is_empty())
-                .then(|| store::to_json(&req.requested_claims)),
+            claims,
             auth_time,
             created_at: now,
             expires_at: now + ttl.code_ttl_secs,
@@ -68,4 +69,24 @@ pub fn success_params(
     }
     p.push(("iss", issuer.to_string()));
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// RFC 9700 §4.1.2 / the checklist: codes live at most 60 s.
+    #[test]
+    fn codes_live_at_most_a_minute() {
+        let load = |ttl: &str| {
+            let env = [("MASTODON_OIDC_TOKENS__CODE_TTL_SECS", ttl)];
+            Config::load(None, env.map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        assert_eq!(load("60").unwrap().tokens.code_ttl_secs, 60);
+        let err = load("61").unwrap_err().to_string();
+        assert!(
+            err.contains("code_ttl_secs must be between 1 and 60"),
+            "{err}"
+        );
+    }
 }

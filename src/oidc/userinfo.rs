@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::claims::{ClaimRequest, client_subject, user_claims};
+use super::claims::{ClaimRequest, RequestedClaims, client_subject, user_claims};
 use super::error::{ErrorCode, OAuthError};
 use super::respond::{bearer_error, no_store_json};
 use crate::app::AppState;
@@ -67,12 +67,17 @@ pub async fn userinfo(
             else {
                 return Ok(None);
             };
+            // The grant's `claims` request names what userinfo adds.
+            let Some(grant) = store::grants::get_live(c, &t.grant_id, now)? else {
+                return Ok(None);
+            };
+            let asked = RequestedClaims::from_column(grant.claims.as_deref())?;
             let account = store::accounts::get(c, &t.sub)?;
             let client = registry.lookup(c, &t.client_id)?;
-            Ok(account.zip(client).map(|(a, cl)| (t, a, cl)))
+            Ok(account.zip(client).map(|(a, cl)| (t, a, cl, asked)))
         })
         .await;
-    let (t, account, client) = match found {
+    let (t, account, client, asked) = match found {
         Ok(Some(v)) => v,
         Ok(None) => {
             return bearer_error(&OAuthError::new(
@@ -101,7 +106,7 @@ pub async fn userinfo(
         &client,
         &ClaimRequest {
             scopes: &scopes,
-            requested: &Default::default(),
+            requested: &asked.userinfo,
         },
         account.updated_at,
     );

@@ -19,6 +19,8 @@ pub struct GrantRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// JSON of the `claims` request parameter (`RequestedClaims`), if any.
+    pub claims: Option<String>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &GrantRow) -> StoreResult<()> {

@@ -61,6 +61,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        claims -> Nullable<Text>,
     }
 }
 

@@ -255,13 +255,25 @@ pub async fn submit(
             StatusCode::BAD_REQUEST,
         );
     }
-    if let Err(secs) = throttle::check(&state, &req, Limit::HandleForm) {
+    start_limited(&req, &state, &client, pending, typed).await
+}
+
+/// [`start`] within the per-IP handle-form limit: both the form and a
+/// `login_hint` make the bridge contact the server someone typed.
+pub async fn start_limited(
+    req: &HttpRequest,
+    state: &AppState,
+    client: &Client,
+    pending: Pending,
+    typed: &str,
+) -> HttpResponse {
+    if let Err(secs) = throttle::check(state, req, Limit::HandleForm) {
         let msg = format!(
             "Too many login attempts from your network. Wait {secs} seconds, then try again."
         );
         let mut res = page(
-            &state,
-            &client,
+            state,
+            client,
             &pending,
             typed,
             Some(&msg),
@@ -270,7 +282,7 @@ pub async fn submit(
         super::retry_after(&mut res, secs);
         return res;
     }
-    start(&state, &client, pending.clone(), typed).await
+    start(state, client, pending, typed).await
 }
 
 /// A pending login from a page's sealed `request` field, checked to come

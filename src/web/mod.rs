@@ -16,6 +16,12 @@ use actix_web::HttpResponse;
 /// Headers every page carries: no framing, no inline script or style, no caching.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'";
 
+/// `Strict-Transport-Security` on every response of an https issuer (RFC
+/// 6797): two years. No `includeSubDomains`: the service owns its own host,
+/// not the names below it, where the operator may run other things (an
+/// issuer at the apex would pin all of them); a proxy can add it.
+pub const HSTS: &str = "max-age=63072000";
+
 /// Tell the client when to come back (RFC 9110 §10.2.3).
 pub fn retry_after(res: &mut HttpResponse, secs: u64) {
     res.headers_mut().insert(

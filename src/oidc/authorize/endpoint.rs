@@ -137,7 +137,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, params: Params) -> HttpR
             let typed = crate::web::signup::choose::hinted_server(request.login_hint.as_deref());
             crate::web::signup::choose::page(state, &client, &pending, &typed, None)
         }
-        Some(hint) => crate::web::login::start(state, &client, pending, &hint).await,
+        Some(hint) => crate::web::login::start_limited(req, state, &client, pending, &hint).await,
         None => {
             let typed = state
                 .cookies

@@ -217,7 +217,9 @@ fn optional_parameters_are_accepted_and_unknown_ones_ignored() {
     let r = validate(&p, &client(), true).unwrap();
     assert_eq!(r.ui_locales, ["de-CH", "fr"]);
     assert_eq!(r.login_hint.as_deref(), Some("@alice@social.example"));
-    assert!(r.requested_claims.contains("name") && r.requested_claims.contains("picture"));
+    let asked = &r.requested_claims;
+    assert!(asked.id_token.contains("name") && !asked.id_token.contains("picture"));
+    assert!(asked.userinfo.contains("picture") && !asked.userinfo.contains("name"));
     // Without a nonce the code flow still succeeds.
     assert_eq!(
         validate(&with(&[("nonce", None)]), &client(), true)

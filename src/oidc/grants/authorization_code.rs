@@ -4,6 +4,7 @@
 use super::issue::{Extra, Unsigned, issue};
 use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
+use crate::oidc::claims::RequestedClaims;
 use crate::oidc::clients::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::pkce::verify_s256;
@@ -65,10 +66,7 @@ pub fn exchange(
     let Some(grant) = store::grants::get_live(conn, &row.grant_id, now)? else {
         return Ok(Err(invalid_grant("the grant was revoked")));
     };
-    let requested = match &row.claims {
-        Some(text) => store::from_json(text)?,
-        None => Default::default(),
-    };
+    let requested = RequestedClaims::from_column(row.claims.as_deref())?;
     issue(
         conn,
         ctx,
@@ -76,7 +74,7 @@ pub fn exchange(
         &grant,
         &Extra {
             nonce: row.nonce.as_deref(),
-            requested: &requested,
+            requested: &requested.id_token,
             scope: &row.scope,
         },
         now,

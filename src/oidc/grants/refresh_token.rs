@@ -5,6 +5,7 @@
 use super::issue::{Extra, Unsigned, issue};
 use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
+use crate::oidc::claims::RequestedClaims;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::store::tokens::{REFRESH, Rotate};
@@ -67,6 +68,8 @@ pub fn refresh(
                 .join(" ")
         }
     };
+    // The ID token of a refresh answers the same `claims` request.
+    let requested = RequestedClaims::from_column(grant.claims.as_deref())?;
     issue(
         conn,
         ctx,
@@ -74,7 +77,7 @@ pub fn refresh(
         &grant,
         &Extra {
             nonce: None,
-            requested: &Default::default(),
+            requested: &requested.id_token,
             scope: &scope,
         },
         now,

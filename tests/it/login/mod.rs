@@ -1,13 +1,17 @@
-//! The provider side toward relying parties: token endpoint, and (as the
-//! login flow grows) authorize, callback, userinfo, revocation and logout.
+//! The provider side toward relying parties: the conformance modules
+//! (`conformance/`), the security checklist (`security`, `headers`), and
+//! authorize, callback, token, userinfo, revocation and logout on their own.
 
 mod callback_failures;
+mod conformance;
 mod flow;
 mod handles;
+mod headers;
 mod logout;
 pub mod mastodon;
 mod pairwise;
 mod replicas;
 mod resources;
+mod security;
 pub mod seed;
 mod token;

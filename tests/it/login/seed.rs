@@ -91,6 +91,7 @@ pub fn code(
                 created_at: T0,
                 expires_at: T0 + 86_400 * 30,
                 revoked_at: None,
+                claims: None,
             },
         )?;
         store::codes::insert(

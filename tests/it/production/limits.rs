@@ -15,6 +15,7 @@ backend_tests! {
     authorize_is_limited_per_ip_with_a_page => authorize_limit,
     token_is_limited_with_json => token_limit,
     handle_form_limit_keeps_the_typed_handle => handle_form_limit,
+    login_hint_counts_against_the_handle_form_limit => login_hint_limit,
     first_contact_is_paced_per_server => first_contact_limit,
 }
 
@@ -123,6 +124,31 @@ async fn handle_form_limit(db: TestDb) {
     assert!(
         !second.input("request").is_empty(),
         "the form can be sent again"
+    );
+}
+
+async fn login_hint_limit(db: TestDb) {
+    let app = spawn(&db, |c| c.limits.handle_form = Limit::new(6, 1)).await;
+    let mut b = Browser::default();
+    let hinted = seed::authorize_url(&app, "rp", &[("login_hint", "@bob@nowhere.invalid")]);
+    // The hint is looked up like a typed handle (nothing answers there)…
+    let first = b.get(&hinted).await;
+    assert_ne!(first.status, 429, "{}", first.body);
+    // …and spends the same bucket: the next hint, or the form, waits.
+    let second = b.get(&hinted).await;
+    assert_eq!(second.status, 429, "{}", second.body);
+    assert_eq!(second.headers["retry-after"], "10");
+    assert!(second.body.contains(r#"value="@bob@nowhere.invalid""#));
+    let typed = app
+        .submit_handle(&mut b, &second.input("request"), "@bob@nowhere.invalid")
+        .await;
+    assert_eq!(typed.status, 429);
+    assert!(
+        metric(
+            &app,
+            r#"mastodon_oidc_rate_limited_total{limit="handle_form"} 2"#
+        )
+        .await
     );
 }
 

@@ -48,6 +48,30 @@ impl Page {
             .map(html_unescape)
             .collect()
     }
+
+    /// The page's first form as a browser would submit it: the `action`
+    /// and every named `<input>` (hidden ones included), in order.
+    pub fn form(&self) -> (String, Vec<(String, String)>) {
+        let attr = |tag: &str, name: &str| -> Option<String> {
+            let marker = format!("{name}=\"");
+            let start = tag.find(&marker)? + marker.len();
+            let end = tag[start..].find('"')? + start;
+            Some(html_unescape(&tag[start..end]))
+        };
+        let form_at = self.body.find("<form").expect("a form");
+        let form = &self.body[form_at..];
+        let form = &form[..form.find("</form>").expect("a closed form")];
+        let action = attr(&form[..form.find('>').unwrap()], "action").expect("an action");
+        let fields = form
+            .split("<input")
+            .skip(1)
+            .filter_map(|rest| {
+                let tag = &rest[..rest.find('>')?];
+                Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
+            })
+            .collect();
+        (action, fields)
+    }
 }
 
 fn html_unescape(s: &str) -> String {

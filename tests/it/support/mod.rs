@@ -6,6 +6,7 @@ pub mod logs;
 pub mod mock_upstream;
 pub mod pg;
 pub mod plug;
+pub mod receiver;
 pub mod rp;
 
 use std::sync::Arc;
@@ -107,6 +108,9 @@ pub fn test_config(db: &TestDb) -> Config {
 #[allow(dead_code)] // fields used by later test modules
 pub struct TestApp {
     pub issuer: String,
+    /// Where the server answers: the issuer, or its plain-http address when
+    /// the issuer is https (TLS ends at a proxy in production).
+    pub base: String,
     pub state: AppState,
     pub clock: Arc<FixedClock>,
     running: Option<Running>,
@@ -132,6 +136,23 @@ impl TestApp {
 
     pub async fn spawn_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
         Self::spawn_full(db, tweak, None).await
+    }
+
+    /// With an https issuer (so `__Host-` cookies and HSTS) and `upstream`;
+    /// still served over plain http on loopback, at `base`.
+    pub async fn spawn_https(
+        db: &TestDb,
+        tweak: impl FnOnce(&mut Config),
+        upstream: Option<Arc<dyn Upstream + Send + Sync>>,
+    ) -> Self {
+        let https = |c: &mut Config| {
+            c.issuer = c
+                .issuer
+                .as_ref()
+                .map(|i| i.replacen("http://", "https://", 1));
+            tweak(c);
+        };
+        Self::spawn_full(db, https, upstream).await
     }
 
     /// With a replacement upstream (a mock) instead of the Mastodon one.
@@ -181,6 +202,7 @@ impl TestApp {
         }
         let running = app::start(state.clone(), listener).expect("start");
         TestApp {
+            base: format!("http://{addr}"),
             issuer: state.issuer.clone(),
             state,
             clock,
@@ -190,7 +212,11 @@ impl TestApp {
 
     /// `path` below the issuer (one slash between, as the service joins them).
     pub fn url(&self, path: &str) -> String {
-        mastodon_oidc::oidc::discovery::endpoint(&self.issuer, path)
+        format!(
+            "{}{}{path}",
+            self.base,
+            mastodon_oidc::oidc::discovery::base_path(&self.issuer)
+        )
     }
 
     /// Type `handle` into the handle page whose sealed request is `request`.

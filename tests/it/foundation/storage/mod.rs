@@ -68,6 +68,7 @@ fn grant(id: &str, session: Option<&str>) -> GrantRow {
         created_at: T0,
         expires_at: T0 + 1000,
         revoked_at: None,
+        claims: None,
     }
 }
 
@@ -91,7 +92,7 @@ async fn migrations_round_trip(db: TestDb) {
     assert!(s.migrate_blocking().unwrap().is_empty(), "already applied");
     s.revert_all_blocking().unwrap();
     let applied = s.migrate_blocking().unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     // The schema works after the round trip.
     s.write(|c| store::servers::ensure(c, "a.example", T0))
         .await
