@@ -274,12 +274,12 @@ fn collect<T: DeserializeOwned>(
         let message = err.message();
         // An environment variable's text is typed by its look, so a name
         // like `2024` arrives as a number: where a string is wanted, it is one.
-        if message.contains("expected a string") && !keys.is_empty() {
-            if let Some(raw) = sources.env_text(&full(at, &keys)) {
-                if replace(&mut value, &keys, toml::Value::String(raw.to_string())) {
-                    continue;
-                }
-            }
+        if message.contains("expected a string")
+            && !keys.is_empty()
+            && let Some(raw) = sources.env_text(&full(at, &keys))
+            && replace(&mut value, &keys, toml::Value::String(raw.to_string()))
+        {
+            continue;
         }
         let quoted = first_quoted(message, '`');
         if let (true, Some(field)) = (message.starts_with("missing field"), &quoted) {
