@@ -7,6 +7,8 @@
 //! Both servers get one worker thread; wrk gets one thread and 32
 //! connections, so the two share the machine's cores the same way. The
 //! figure that matters is the ratio to the baseline, not the absolute rate.
+//! The service logs as in production (one info line per request, at the
+//! default filter) to a file in the temp directory; `BENCH_LOG=off` skips it.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -72,6 +74,17 @@ async fn main() {
     actix_web::rt::spawn(base);
 
     let dir = std::env::temp_dir().join(format!("moidc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    if std::env::var("BENCH_LOG").as_deref() != Ok("off") {
+        let log = std::fs::File::create(dir.join("service.log")).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                &mastodon_oidc::config::LogConfig::default().filter,
+            ))
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(log))
+            .init();
+    }
     let url = format!("sqlite://{}/bench.sqlite3", dir.display());
     let store = Store::connect(&url, 4, Duration::from_secs(5), true).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
