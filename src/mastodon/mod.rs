@@ -8,7 +8,8 @@
 //! advertised (`oauth`), all within a deadline (`deadline`). `complete`
 //! exchanges the code, reads `verify_credentials` into an
 //! [`Identity`](crate::upstream::Identity) (`account`), names its handle's
-//! domain only where WebFinger there describes that account (`handle`) and
+//! canonical domain (the API host's WebFinger subject, confirmed there;
+//! `handle`) and
 //! revokes the upstream token, or, with `keep_upstream_tokens`, hands it
 //! back sealed.
 //! Sign-up (`signup`) uses the same app, registered with `write:accounts`
@@ -164,15 +165,16 @@ impl MastodonUpstream {
                 lang: lang.as_deref(),
             },
         )?;
-        // Only the typed domain's own WebFinger speaks for handles there.
-        let vouches = resolved.handle_domain.as_deref() == Some(typed.domain.as_str());
+        // Kept to spare `settle_handle` asking the typed domain again; the
+        // typed domain's own answer, never one it merely points to.
+        let own_answer = resolved.handle_domain.as_deref() == Some(typed.domain.as_str());
         let stored = Stored {
             host: host.clone(),
             client_id: app.client_id.clone(),
             scope: scope.to_string(),
             code_verifier: pkce.map(|(v, _)| v),
             handle_domain: resolved.handle_domain.or(caps.domain),
-            described: resolved.account.filter(|_| vouches),
+            described: resolved.account.filter(|_| own_answer),
         };
         Ok(Begin {
             redirect_to: url,

@@ -23,7 +23,8 @@ pub struct Stored {
     pub client_id: String,
     pub scope: String,
     pub code_verifier: Option<String>,
-    /// LOCAL_DOMAIN learned from WebFinger, for the canonical handle.
+    /// LOCAL_DOMAIN learned from WebFinger (or the instance API): a hint
+    /// that `settle_handle` checks against the API host's WebFinger.
     pub handle_domain: Option<String>,
     /// The account WebFinger at `handle_domain` described during `begin`.
     #[serde(default)]

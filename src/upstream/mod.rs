@@ -54,7 +54,7 @@ pub struct Identity {
     /// The server's account id (a string; usually a snowflake).
     pub account_id: String,
     pub username: String,
-    /// `username@domain`, with the WebFinger (LOCAL_DOMAIN) domain.
+    /// `username@domain`, with the canonical WebFinger (LOCAL_DOMAIN) domain.
     pub handle: String,
     pub actor_uri: Option<String>,
     pub display_name: Option<String>,

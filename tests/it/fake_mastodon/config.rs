@@ -76,6 +76,10 @@ pub struct FakeConfig {
     /// A catch-all WebFinger on LOCAL_DOMAIN: every query about that domain
     /// gets this user's links under the asked subject (a personal domain).
     pub webfinger_catch_all: Option<String>,
+    /// Another domain (served too) whose WebFinger echoes every
+    /// `acct:{name}@{domain}` to `{name}`'s links here, under the asked
+    /// subject: a domain owner vouching for this server's accounts.
+    pub webfinger_echo: Option<String>,
     /// The instance's `languages` (ISO 639).
     pub languages: Vec<String>,
     /// `I18n.available_locales`: sign-ups with another `locale` get ERR_INCLUSION.
@@ -108,6 +112,7 @@ impl FakeConfig {
             clock: Arc::new(SystemClock),
             deleted_usernames: Vec::new(),
             webfinger_catch_all: None,
+            webfinger_echo: None,
             languages: vec!["en".into()],
             ui_locales: ["en", "de", "fr", "es", "ja", "pt-BR"]
                 .map(String::from)
@@ -178,6 +183,11 @@ impl FakeConfig {
 
     pub fn webfinger_catch_all(mut self, username: &str) -> Self {
         self.webfinger_catch_all = Some(username.to_owned());
+        self
+    }
+
+    pub fn webfinger_echo(mut self, domain: &str) -> Self {
+        self.webfinger_echo = Some(domain.to_owned());
         self
     }
 

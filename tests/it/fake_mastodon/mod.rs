@@ -158,7 +158,7 @@ impl FakeMastodon {
         self.st().config.profile
     }
 
-    /// Name → 127.0.0.1:PORT for both WEB_DOMAIN and LOCAL_DOMAIN.
+    /// Name → 127.0.0.1:PORT for WEB_DOMAIN, LOCAL_DOMAIN and an echo domain.
     /// The overrides as the service's `upstream.host_overrides` takes them.
     pub fn override_map(&self) -> BTreeMap<String, String> {
         self.host_overrides()
@@ -172,6 +172,9 @@ impl FakeMastodon {
         let mut m = BTreeMap::new();
         m.insert(st.config.web_domain.clone(), self.addr);
         m.insert(st.config.local_domain.clone(), self.addr);
+        if let Some(echo) = &st.config.webfinger_echo {
+            m.insert(echo.clone(), self.addr);
+        }
         m
     }
 

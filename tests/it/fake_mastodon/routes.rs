@@ -82,6 +82,11 @@ fn route(st: &mut State, call: &Call) -> HttpResponse {
             .body("<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>");
     }
     let c = &st.config;
+    if c.webfinger_echo.as_deref() == Some(call.host().as_str())
+        && call.path == "/.well-known/webfinger"
+    {
+        return webfinger::echo(st, call);
+    }
     // A LOCAL_DOMAIN web server 301s WebFinger to WEB_DOMAIN.
     if c.local_domain != c.web_domain
         && call.host() == c.local_domain

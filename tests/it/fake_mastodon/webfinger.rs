@@ -69,6 +69,19 @@ pub fn catch_all(st: &State, call: &Call, username: &str) -> HttpResponse {
     document(&st.config, user, resource)
 }
 
+/// `acct:{name}@{anything}` gets `name`'s links, with the asked resource as subject.
+pub fn echo(st: &State, call: &Call) -> HttpResponse {
+    let name = call
+        .query_param("resource")
+        .and_then(|r| r.strip_prefix("acct:"))
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(u, _)| u.to_owned());
+    match name {
+        Some(name) => catch_all(st, call, &name),
+        None => reply::empty(404),
+    }
+}
+
 fn document(c: &super::FakeConfig, user: &super::FakeUser, subject: &str) -> HttpResponse {
     let profile = profile_url(c, user);
     let actor = actor_uri(c, user);

@@ -1,6 +1,7 @@
 //! `preferred_username` and group rules end to end: a handle's domain is
-//! claimed only when its WebFinger describes the account that logged in, so
-//! a catch-all WebFinger grants no `*@domain` group to other accounts.
+//! the account's canonical one (the API host's WebFinger subject, confirmed
+//! there), so a catch-all WebFinger grants no `*@domain` group to accounts
+//! of another server, whatever domain the person typed.
 
 use serde_json::Value;
 
@@ -62,6 +63,17 @@ async fn catch_all_grants_nothing(db: TestDb) {
     // example.test answers every name with bob; alice logs in.
     let forged = FakeMastodon::start(split_domains().webfinger_catch_all("bob"));
     let ui = userinfo(&db, &forged, "@bob@example.test").await;
+    assert_eq!(ui["preferred_username"], "alice@mastodon.test", "{ui}");
+    assert_eq!(ui["groups"], serde_json::json!([]), "{ui}");
+    drop(forged);
+
+    // example.test echoes every name to mastodon.test's (LOCAL_DOMAIN
+    // mastodon.test): alice stays alice@mastodon.test.
+    let echo = FakeConfig::new(Profile::Mastodon44)
+        .web_domain("mastodon.test")
+        .webfinger_echo("example.test");
+    let echoing = FakeMastodon::start(echo);
+    let ui = userinfo(&db, &echoing, "@alice@example.test").await;
     assert_eq!(ui["preferred_username"], "alice@mastodon.test", "{ui}");
     assert_eq!(ui["groups"], serde_json::json!([]), "{ui}");
 }
