@@ -10,7 +10,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::respond::{no_store_json, oauth_error};
 use super::token::{back_channel, unavailable};
 use crate::app::AppState;
-use crate::crypto::sha256_b64url;
+use crate::oidc::access_token;
 use crate::store;
 
 pub async fn introspect(
@@ -34,12 +34,12 @@ pub async fn introspect(
     let Some(token) = params.get("token") else {
         return oauth_error(&OAuthError::invalid_request("token is required"), false);
     };
-    let hash = sha256_b64url(token.as_bytes());
-    let now = state.clock.now();
+    let (token, now, sealer) = (token.to_string(), state.clock.now(), state.sealer.clone());
     let found = state
         .store
-        .run(move |c| store::tokens::get_live(c, &hash, now))
-        .await;
+        .run(move |c| access_token::resolve(c, &sealer, &token, now))
+        .await
+        .map(|live| live.map(|l| l.token));
     match found {
         Ok(Some(t)) if t.client_id == client.id => no_store_json(&json!({
             "active": true,

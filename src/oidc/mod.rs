@@ -15,6 +15,7 @@
 //! 9. Every error is a value rendered once: JSON or a redirect for clients, a page for people.
 //! 10. Discovery and JWKS describe exactly this.
 
+pub mod access_token;
 pub mod authorize;
 pub mod callback;
 pub mod claims;

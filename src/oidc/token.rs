@@ -114,7 +114,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             };
             state
                 .store
-                .write_then(move |c| exchange(c, &ctx, &client, &g, now), sign)
+                .unit_then(move |u| exchange(u, &ctx, &client, &g, now), sign)
                 .await
         }
         Some("refresh_token") => {
@@ -130,7 +130,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             };
             state
                 .store
-                .write_then(move |c| refresh(c, &ctx, &client, &g, now), sign)
+                .unit_then(move |u| refresh(u, &ctx, &client, &g, now), sign)
                 .await
         }
         None => {

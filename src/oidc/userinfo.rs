@@ -4,11 +4,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::access_token;
 use super::claims::{ClaimRequest, RequestedClaims, client_subject, user_claims};
 use super::error::{ErrorCode, OAuthError};
 use super::respond::{bearer_error, no_store_json};
 use crate::app::AppState;
-use crate::crypto::sha256_b64url;
 use crate::store::{self, tokens::ACCESS};
 use crate::upstream::Identity;
 
@@ -58,18 +58,24 @@ pub async fn userinfo(
         }
     };
     let now = state.clock.now();
-    let hash = sha256_b64url(token.as_bytes());
-    let registry = state.clients.clone();
+    let (registry, sealer) = (state.clients.clone(), state.sealer.clone());
     let found = state
         .store
         .run(move |c| {
-            let Some(t) = store::tokens::get_live(c, &hash, now)?.filter(|t| t.kind == ACCESS)
-            else {
+            let Some(live) = access_token::resolve(c, &sealer, &token, now)? else {
                 return Ok(None);
             };
-            // The grant's `claims` request names what userinfo adds.
-            let Some(grant) = store::grants::get_live(c, &t.grant_id, now)? else {
+            let t = live.token;
+            if t.kind != ACCESS {
                 return Ok(None);
+            }
+            // The grant's `claims` request names what userinfo adds.
+            let grant = match live.grant {
+                Some(g) => g,
+                None => match store::grants::get_live(c, &t.grant_id, now)? {
+                    Some(g) => g,
+                    None => return Ok(None),
+                },
             };
             let asked = RequestedClaims::from_column(grant.claims.as_deref())?;
             let account = store::accounts::get(c, &t.sub)?;

@@ -1,9 +1,14 @@
-//! Authorization codes: stored hashed, single-use, short-lived. Redemption is
-//! one atomic UPDATE, so two concurrent redemptions cannot both win.
+//! Authorization codes: stored hashed, single-use, short-lived. The token
+//! endpoint reads a code with its grant, checks it, then spends it in one
+//! atomic UPDATE, so two concurrent redemptions cannot both win.
 
 use diesel::prelude::*;
 
+use super::accounts::AccountRow;
+use super::grants::GrantRow;
+use super::schema::accounts::dsl as a;
 use super::schema::codes::dsl as c;
+use super::schema::grants::dsl as g;
 use super::{AnyConnection, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -24,14 +29,12 @@ pub struct CodeRow {
     pub redeemed_at: Option<i64>,
 }
 
+/// A code with its grant and the grant's account, read together.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Redeem {
-    /// First use of a live code.
-    Fresh(CodeRow),
-    /// A code used before: the caller must revoke its grant.
-    Replayed(CodeRow),
-    Expired,
-    Unknown,
+pub struct Found {
+    pub code: CodeRow,
+    pub grant: Option<GrantRow>,
+    pub account: Option<AccountRow>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &CodeRow) -> StoreResult<()> {
@@ -39,32 +42,38 @@ pub fn insert(conn: &mut AnyConnection, row: &CodeRow) -> StoreResult<()> {
     Ok(())
 }
 
-/// Mark the code used and return it; tells replays and expiry apart.
-pub fn redeem(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<Redeem> {
-    // The common case, a fresh code, is one statement (RETURNING is one of
-    // the few things MultiBackend cannot express).
-    let won: Option<CodeRow> = crate::per_backend!(conn, |pc| diesel::update(
+/// The code, its grant and its account in one read (no lock: the caller
+/// checks it, then [`spend`]s it).
+pub fn find(conn: &mut AnyConnection, hash: &str) -> StoreResult<Option<Found>> {
+    let found: Option<(CodeRow, Option<GrantRow>, Option<AccountRow>)> = c::codes
+        .left_join(g::grants.on(g::id.eq(c::grant_id)))
+        .left_join(a::accounts.on(a::sub.eq(g::sub)))
+        .filter(c::hash.eq(hash))
+        .select((
+            CodeRow::as_select(),
+            Option::<GrantRow>::as_select(),
+            Option::<AccountRow>::as_select(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(code, grant, account)| Found {
+        code,
+        grant,
+        account,
+    }))
+}
+
+/// Mark a live, unused code used: one statement, so of two concurrent
+/// redemptions exactly one gets `true`.
+pub fn spend(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<bool> {
+    Ok(diesel::update(
         c::codes
             .find(hash)
             .filter(c::redeemed_at.is_null().and(c::expires_at.gt(now))),
     )
     .set(c::redeemed_at.eq(now))
-    .returning(CodeRow::as_returning())
-    .get_result(pc)
-    .optional())?;
-    if let Some(row) = won {
-        return Ok(Redeem::Fresh(row));
-    }
-    let row: Option<CodeRow> = c::codes
-        .find(hash)
-        .select(CodeRow::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(match row {
-        None => Redeem::Unknown,
-        Some(r) if r.redeemed_at.is_some() => Redeem::Replayed(r),
-        Some(_) => Redeem::Expired,
-    })
+    .execute(conn)?
+        == 1)
 }
 
 /// Codes are kept after use until `cutoff`, so a late replay is still detected.

@@ -28,6 +28,14 @@ pub fn insert(conn: &mut AnyConnection, row: &GrantRow) -> StoreResult<()> {
     Ok(())
 }
 
+pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<GrantRow>> {
+    Ok(g::grants
+        .find(id)
+        .select(GrantRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// A live (unexpired, unrevoked) grant.
 pub fn get_live(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<Option<GrantRow>> {
     Ok(g::grants
@@ -38,7 +46,9 @@ pub fn get_live(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<Opt
         .optional()?)
 }
 
-/// Revoke the grant and every token issued under it. Returns tokens revoked.
+/// Revoke the grant and every token issued under it: access tokens are
+/// checked against their grant, stored refresh tokens are marked. Returns
+/// the stored tokens marked.
 pub fn revoke(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<usize> {
     diesel::update(g::grants.find(id).filter(g::revoked_at.is_null()))
         .set(g::revoked_at.eq(now))

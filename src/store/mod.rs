@@ -15,11 +15,12 @@ pub mod servers;
 pub mod sessions;
 pub mod signups;
 pub mod tokens;
+pub mod unit;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -109,11 +110,57 @@ impl AnyManager {
     }
 }
 
+/// How long a PostgreSQL connection may sit idle before it is pinged at
+/// checkout. Busy connections skip the round trip (under load, one of about
+/// six per token request); one idle longer may have lost its server.
+pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
+
+/// A pooled connection, with when it was last checked out.
+pub struct Pooled {
+    conn: AnyConnection,
+    last_used: Instant,
+    broken: bool,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 impl r2d2::ManageConnection for AnyManager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = diesel::ConnectionError;
 
-    fn connect(&self) -> Result<AnyConnection, diesel::ConnectionError> {
+    fn connect(&self) -> Result<Pooled, diesel::ConnectionError> {
+        let conn = self.open()?;
+        Ok(Pooled {
+            conn,
+            last_used: Instant::now(),
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        // A transaction left open by a failed commit poisons the connection.
+        conn.broken || diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
+    }
+}
+
+impl AnyManager {
+    fn open(&self) -> Result<AnyConnection, diesel::ConnectionError> {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
             Backend::Sqlite => {
@@ -130,16 +177,6 @@ impl r2d2::ManageConnection for AnyManager {
                 Ok(AnyConnection::Sqlite(c))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        // A transaction left open by a failed commit poisons the connection.
-        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -235,9 +272,8 @@ impl Store {
             .error_handler(Box::new(MarkDown(down.clone())))
             .max_size(pool_size)
             .min_idle(Some(min_idle))
-            // A PostgreSQL connection may have died with the server; a
-            // SQLite file cannot, so it skips the round trip per checkout.
-            .test_on_check_out(backend == Backend::Postgres)
+            // Checked in `conn` instead, only after REVALIDATE_AFTER idle.
+            .test_on_check_out(false)
             .connection_timeout(timeout)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -291,6 +327,29 @@ impl Store {
     /// at most [`DOWN_WAIT`], so requests get their 503 quickly instead of
     /// queueing for the full connect timeout; the first success clears it.
     pub fn conn(&self) -> StoreResult<r2d2::PooledConnection<AnyManager>> {
+        // A SQLite file cannot lose its server; a PostgreSQL connection idle
+        // for a while is pinged, and one that fails is dropped for the next.
+        for _ in 0..3 {
+            let suspect = self.inner.down.load(Ordering::Relaxed);
+            let mut c = self.checkout()?;
+            let stale = suspect || c.last_used.elapsed() >= REVALIDATE_AFTER;
+            if self.inner.backend == Backend::Postgres
+                && stale
+                && c.batch_execute("SELECT 1").is_err()
+            {
+                c.broken = true;
+                self.inner.down.store(true, Ordering::Relaxed);
+                continue;
+            }
+            c.last_used = Instant::now();
+            return Ok(c);
+        }
+        Err(StoreError::Unavailable(
+            "no pooled connection answered".into(),
+        ))
+    }
+
+    fn checkout(&self) -> StoreResult<r2d2::PooledConnection<AnyManager>> {
         let down = self.inner.down.load(Ordering::Relaxed);
         let got = if down {
             self.inner.pool.get_timeout(DOWN_WAIT)
@@ -325,7 +384,7 @@ impl Store {
         let failed =
             |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
         let mut conn = self.conn()?;
-        match &mut *conn {
+        match &mut **conn {
             AnyConnection::Postgresql(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
                 let applied = c.run_pending_migrations(PG_MIGRATIONS).map(names);
@@ -351,7 +410,7 @@ impl Store {
         let bookkept = conn
             .batch_execute("SELECT 1 FROM __diesel_schema_migrations LIMIT 0")
             .is_ok();
-        let pending = match &mut *conn {
+        let pending = match &mut **conn {
             AnyConnection::Postgresql(c) if bookkept => {
                 c.pending_migrations(PG_MIGRATIONS).map(|v| v.len())
             }
@@ -372,7 +431,7 @@ impl Store {
     /// Revert every migration (tests of the down scripts).
     pub fn revert_all_blocking(&self) -> StoreResult<()> {
         let mut conn = self.conn()?;
-        let result = match &mut *conn {
+        let result = match &mut **conn {
             AnyConnection::Postgresql(c) => c.revert_all_migrations(PG_MIGRATIONS).map(|_| ()),
             AnyConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         };
@@ -389,7 +448,7 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = store.conn()?;
-            f(&mut conn)
+            store.settle(f(&mut conn))
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
@@ -426,12 +485,23 @@ impl Store {
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T>,
     {
-        let _queued = matches!(self.inner.backend, Backend::Sqlite)
-            .then(|| self.inner.writer.lock().unwrap_or_else(|e| e.into_inner()));
+        // Connection first, then the queue: a writer holding the queue never
+        // waits for the pool, so writers and units cannot deadlock.
         let mut conn = self.conn()?;
-        let result = transaction(&mut conn, f)?;
-        self.inner.commits.fetch_add(1, Ordering::Relaxed);
+        let _queued = self.queue_writer();
+        let result = self.settle(transaction(&mut conn, f))?;
+        self.count_commit();
         Ok(result)
+    }
+
+    /// On SQLite, wait for our turn to write (see `Inner::writer`).
+    fn queue_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        matches!(self.inner.backend, Backend::Sqlite)
+            .then(|| self.inner.writer.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn count_commit(&self) {
+        self.inner.commits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Is the database answering? (readiness)
@@ -482,6 +552,25 @@ impl Store {
         f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        self.settle(f(&mut conn))
+    }
+
+    /// A connection lost mid-use means the database is probably down: say
+    /// so (fail fast from now on, see [`Store::conn`]) and report it as
+    /// unavailable, not as a query error.
+    pub(crate) fn settle<T>(&self, r: StoreResult<T>) -> StoreResult<T> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match r {
+            Err(StoreError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                info,
+            ))) => {
+                if !self.inner.down.swap(true, Ordering::Relaxed) {
+                    tracing::error!(error = %info.message(), "database connection lost; failing fast until it answers");
+                }
+                Err(StoreError::Unavailable(info.message().to_string()))
+            }
+            other => other,
+        }
     }
 }

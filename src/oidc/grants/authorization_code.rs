@@ -1,15 +1,18 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6). The code
-//! is spent atomically; a replay revokes everything issued from it.
+//! is spent atomically once every check passes; a replay revokes everything
+//! issued from it.
 
-use super::issue::{Extra, Unsigned, issue};
+use super::issue::{Extra, Unsigned, mint, offline, refresh_token, signable};
 use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
 use crate::oidc::claims::RequestedClaims;
 use crate::oidc::clients::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::pkce::verify_s256;
-use crate::store::codes::Redeem;
-use crate::store::{self, AnyConnection, StoreResult};
+use crate::store::codes::CodeRow;
+use crate::store::grants::GrantRow;
+use crate::store::unit::Unit;
+use crate::store::{self, StoreResult};
 
 /// The grant's own parameters.
 pub struct CodeGrant {
@@ -18,65 +21,98 @@ pub struct CodeGrant {
     pub code_verifier: Option<String>,
 }
 
+/// Read the code with its grant, check everything, then spend it: a code is
+/// spent only by a request that passes every check, so a stolen code sent
+/// without its verifier cannot burn the rightful client's login. Without a
+/// refresh token the spend is the only write: one statement, one commit.
 pub fn exchange(
-    conn: &mut AnyConnection,
+    unit: &mut Unit<'_>,
     ctx: &Issuer,
     client: &Client,
     g: &CodeGrant,
     now: i64,
 ) -> StoreResult<Result<Unsigned, OAuthError>> {
-    let row = match store::codes::redeem(conn, &sha256_b64url(g.code.as_bytes()), now)? {
-        Redeem::Fresh(row) => row,
-        Redeem::Replayed(row) => {
-            let revoked = store::grants::revoke(conn, &row.grant_id, now)?;
-            tracing::warn!(client = %row.client_id, tokens_revoked = revoked, "authorization code replayed; grant revoked");
-            return Ok(Err(invalid_grant("the code was already used")));
-        }
-        Redeem::Expired => return Ok(Err(invalid_grant("the code has expired"))),
-        Redeem::Unknown => return Ok(Err(invalid_grant("unknown code"))),
+    let hash = sha256_b64url(g.code.as_bytes());
+    let Some(found) = store::codes::find(unit.conn(), &hash)? else {
+        return Ok(Err(invalid_grant("unknown code")));
     };
+    let row = &found.code;
+    if row.redeemed_at.is_some() {
+        return replayed(unit, row, now);
+    }
+    if row.expires_at <= now {
+        return Ok(Err(invalid_grant("the code has expired")));
+    }
+    if let Err(e) = check(row, client, g).and_then(|()| signable(ctx, client)) {
+        return Ok(Err(e));
+    }
+    let live = |gr: &GrantRow| gr.revoked_at.is_none() && gr.expires_at > now;
+    let Some(grant) = found.grant.as_ref().filter(|gr| live(gr)) else {
+        return Ok(Err(invalid_grant("the grant was revoked")));
+    };
+    let Some(account) = &found.account else {
+        return Ok(Err(invalid_grant("the account is gone")));
+    };
+    let refresh = offline(grant, client).then(|| refresh_token(ctx, client, grant, now));
+    let won = match &refresh {
+        Some((_, token)) => unit.transaction(|c| {
+            let won = store::codes::spend(c, &hash, now)?;
+            if won {
+                store::tokens::insert(c, token)?;
+            }
+            Ok(won)
+        })?,
+        None => unit.commit_one(|c| store::codes::spend(c, &hash, now))?,
+    };
+    if !won {
+        // A concurrent redemption spent it between the read and the spend.
+        return replayed(unit, row, now);
+    }
+    let requested = RequestedClaims::from_column(row.claims.as_deref())?;
+    let extra = Extra {
+        nonce: row.nonce.as_deref(),
+        requested: &requested.id_token,
+        scope: &row.scope,
+    };
+    let refresh = refresh.map(|(value, _)| value);
+    Ok(Ok(mint(ctx, client, grant, account, &extra, refresh, now)?))
+}
+
+/// A second use of a code revokes everything issued from it (RFC 6749 §4.1.2).
+fn replayed(
+    unit: &mut Unit<'_>,
+    row: &CodeRow,
+    now: i64,
+) -> StoreResult<Result<Unsigned, OAuthError>> {
+    let revoked = unit.transaction(|c| store::grants::revoke(c, &row.grant_id, now))?;
+    tracing::warn!(client = %row.client_id, tokens_revoked = revoked, "authorization code replayed; grant revoked");
+    Ok(Err(invalid_grant("the code was already used")))
+}
+
+/// The code's bindings: client, redirect URI and PKCE.
+fn check(row: &CodeRow, client: &Client, g: &CodeGrant) -> Result<(), OAuthError> {
     if row.client_id != client.id {
-        return Ok(Err(invalid_grant("the code was issued to another client")));
+        return Err(invalid_grant("the code was issued to another client"));
     }
     // Required when the authorization request carried it; with a single
     // registered URI the request may have left it out.
     match &g.redirect_uri {
         Some(uri) if *uri != row.redirect_uri => {
-            return Ok(Err(invalid_grant(
+            return Err(invalid_grant(
                 "redirect_uri differs from the authorization request",
-            )));
+            ));
         }
         None if client.redirect_uris.len() != 1 => {
-            return Ok(Err(OAuthError::invalid_request("redirect_uri is required")));
+            return Err(OAuthError::invalid_request("redirect_uri is required"));
         }
         _ => {}
     }
     match (&row.code_challenge, &g.code_verifier) {
-        (Some(challenge), Some(verifier)) if verify_s256(verifier, challenge) => {}
-        (Some(_), Some(_)) => return Ok(Err(invalid_grant("code_verifier does not match"))),
-        (Some(_), None) => return Ok(Err(invalid_grant("code_verifier is required"))),
+        (Some(challenge), Some(verifier)) if verify_s256(verifier, challenge) => Ok(()),
+        (Some(_), Some(_)) => Err(invalid_grant("code_verifier does not match")),
+        (Some(_), None) => Err(invalid_grant("code_verifier is required")),
         // A verifier without a challenge is a PKCE downgrade attempt (RFC 9700 §4.8.2).
-        (None, Some(_)) => {
-            return Ok(Err(invalid_grant(
-                "no code_challenge was sent for this code",
-            )));
-        }
-        (None, None) => {}
+        (None, Some(_)) => Err(invalid_grant("no code_challenge was sent for this code")),
+        (None, None) => Ok(()),
     }
-    let Some(grant) = store::grants::get_live(conn, &row.grant_id, now)? else {
-        return Ok(Err(invalid_grant("the grant was revoked")));
-    };
-    let requested = RequestedClaims::from_column(row.claims.as_deref())?;
-    issue(
-        conn,
-        ctx,
-        client,
-        &grant,
-        &Extra {
-            nonce: row.nonce.as_deref(),
-            requested: &requested.id_token,
-            scope: &row.scope,
-        },
-        now,
-    )
 }

@@ -1,20 +1,23 @@
-//! Mint the token response for a live grant: an opaque access token (stored
-//! hashed), a rotated refresh token where the grant allows one, and the
-//! claims of an ID token. The ID token is signed after the commit
-//! ([`Unsigned::sign`]) so no transaction holds the write lock while it signs.
+//! Mint the token response for a live grant: a sealed access token
+//! (`access_token.rs`; nothing stored), a rotated refresh token where the
+//! grant allows one (stored hashed by the grant module), and the claims of
+//! an ID token. The ID token is signed after the commit ([`Unsigned::sign`])
+//! so no write waits on a signature.
 
 use serde_json::{Map, Value, json};
 
 use super::Issuer;
 use crate::crypto::{random_token, sha256_b64url};
 use crate::keys::{Algorithm, KeyRing};
+use crate::oidc::access_token::{self, Sealed};
 use crate::oidc::claims::{ClaimRequest, client_subject, user_claims};
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::id_token::{IdTokenInput, claims, sign};
+use crate::store::accounts::AccountRow;
 use crate::store::grants::GrantRow;
-use crate::store::tokens::{ACCESS, REFRESH, TokenRow};
-use crate::store::{self, AnyConnection, StoreResult};
+use crate::store::tokens::{REFRESH, TokenRow};
+use crate::store::{self, StoreResult};
 use crate::upstream::Identity;
 
 /// Per response: what the ID token adds beyond the grant.
@@ -52,60 +55,70 @@ fn cannot_sign() -> OAuthError {
     OAuthError::new(ErrorCode::ServerError, "cannot sign the ID token")
 }
 
-/// Insert the tokens and prepare the response; the caller signs it after
-/// the commit.
-pub fn issue(
-    conn: &mut AnyConnection,
+/// Refuse before spending anything if no key can sign for this client.
+pub fn signable(ctx: &Issuer, client: &Client) -> Result<(), OAuthError> {
+    ctx.keys
+        .signer(client.settings.id_token_signed_response_alg)
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!(error = %e, "no signing key for the client's algorithm");
+            cannot_sign()
+        })
+}
+
+/// Whether this grant gets refresh tokens.
+pub fn offline(grant: &GrantRow, client: &Client) -> bool {
+    grant.scope.split(' ').any(|s| s == "offline_access") || client.settings.refresh_tokens
+}
+
+/// A new refresh token of `grant` and its row (stored hashed).
+pub fn refresh_token(
     ctx: &Issuer,
     client: &Client,
     grant: &GrantRow,
-    extra: &Extra<'_>,
     now: i64,
-) -> StoreResult<Result<Unsigned, OAuthError>> {
-    // Refuse before spending anything if no key can sign for this client.
-    if let Err(e) = ctx
-        .keys
-        .signer(client.settings.id_token_signed_response_alg)
-    {
-        tracing::error!(error = %e, "no signing key for the client's algorithm");
-        return Ok(Err(cannot_sign()));
-    }
-    let Some(account) = store::accounts::get(conn, &grant.sub)? else {
-        return Ok(Err(OAuthError::new(
-            ErrorCode::InvalidGrant,
-            "the account is gone",
-        )));
-    };
-    let identity: Identity = store::from_json(&account.profile)?;
-    let access = random_token(32);
-    let token_row = |kind: &str, value: &str, ttl: i64, scope: &str| TokenRow {
+) -> (String, TokenRow) {
+    let value = random_token(32);
+    // A refresh token never outlives its grant.
+    let ttl = ctx.ttl.refresh_token_ttl_secs.min(grant.expires_at - now);
+    let row = TokenRow {
         hash: sha256_b64url(value.as_bytes()),
-        kind: kind.into(),
+        kind: REFRESH.into(),
         grant_id: grant.id.clone(),
         client_id: client.id.clone(),
         sub: grant.sub.clone(),
-        scope: scope.into(),
+        scope: grant.scope.clone(),
         created_at: now,
         expires_at: now + ttl,
         revoked_at: None,
         used_at: None,
     };
-    store::tokens::insert(
-        conn,
-        &token_row(ACCESS, &access, ctx.ttl.access_token_ttl_secs, extra.scope),
-    )?;
+    (value, row)
+}
+
+/// Prepare the response for a grant whose writes are committed: a sealed
+/// access token (nothing to store), the refresh token the caller stored,
+/// and the ID token's claims; the caller signs it.
+pub fn mint(
+    ctx: &Issuer,
+    client: &Client,
+    grant: &GrantRow,
+    account: &AccountRow,
+    extra: &Extra<'_>,
+    refresh: Option<String>,
+    now: i64,
+) -> StoreResult<Unsigned> {
+    let identity: Identity = store::from_json(&account.profile)?;
+    let access = access_token::mint(
+        &ctx.sealer,
+        &Sealed {
+            grant_id: grant.id.clone(),
+            scope: extra.scope.to_string(),
+            iat: now,
+            exp: now + ctx.ttl.access_token_ttl_secs,
+        },
+    );
     let scopes: Vec<String> = extra.scope.split(' ').map(str::to_string).collect();
-    let offline =
-        grant.scope.split(' ').any(|s| s == "offline_access") || client.settings.refresh_tokens;
-    let refresh = if offline {
-        let value = random_token(32);
-        // A refresh token never outlives its grant.
-        let ttl = ctx.ttl.refresh_token_ttl_secs.min(grant.expires_at - now);
-        store::tokens::insert(conn, &token_row(REFRESH, &value, ttl, &grant.scope))?;
-        Some(value)
-    } else {
-        None
-    };
     let user = user_claims(
         &client_subject(&grant.sub, client, &ctx.sealer),
         &identity,
@@ -136,5 +149,5 @@ pub fn issue(
     if let Some(r) = refresh {
         body["refresh_token"] = r.into();
     }
-    Ok(Ok(Unsigned { body, alg, claims }))
+    Ok(Unsigned { body, alg, claims })
 }

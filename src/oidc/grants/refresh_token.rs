@@ -2,13 +2,16 @@
 //! the token and returns a new one; a second use of a spent token revokes the
 //! whole grant (RFC 9700 §4.14.2). Bound to the client it was issued to.
 
-use super::issue::{Extra, Unsigned, issue};
+use super::issue::{Extra, Unsigned, mint, offline, refresh_token, signable};
 use super::{Issuer, invalid_grant};
 use crate::crypto::sha256_b64url;
 use crate::oidc::claims::RequestedClaims;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::store::accounts::AccountRow;
+use crate::store::grants::GrantRow;
 use crate::store::tokens::{REFRESH, Rotate};
+use crate::store::unit::Unit;
 use crate::store::{self, AnyConnection, StoreResult};
 
 pub struct RefreshGrant {
@@ -17,7 +20,7 @@ pub struct RefreshGrant {
 }
 
 pub fn refresh(
-    conn: &mut AnyConnection,
+    unit: &mut Unit<'_>,
     ctx: &Issuer,
     client: &Client,
     g: &RefreshGrant,
@@ -25,7 +28,7 @@ pub fn refresh(
 ) -> StoreResult<Result<Unsigned, OAuthError>> {
     let hash = sha256_b64url(g.refresh_token.as_bytes());
     // Check the binding before spending: another client must not burn it.
-    match store::tokens::get(conn, &hash)? {
+    match store::tokens::get(unit.conn(), &hash)? {
         Some(t) if t.kind == REFRESH && t.client_id == client.id => {}
         Some(t) if t.kind == REFRESH => {
             return Ok(Err(invalid_grant(
@@ -34,7 +37,38 @@ pub fn refresh(
         }
         _ => return Ok(Err(invalid_grant("unknown refresh token"))),
     }
-    let row = match store::tokens::use_refresh(conn, &hash, now)? {
+    if let Err(e) = signable(ctx, client) {
+        return Ok(Err(e));
+    }
+    // Spending the old token and storing the new one commit together.
+    let rotated = unit.transaction(|c| rotate(c, ctx, client, g, &hash, now))?;
+    let (grant, account, scope, refresh) = match rotated {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    // The ID token of a refresh answers the same `claims` request.
+    let requested = RequestedClaims::from_column(grant.claims.as_deref())?;
+    let extra = Extra {
+        nonce: None,
+        requested: &requested.id_token,
+        scope: &scope,
+    };
+    Ok(Ok(mint(
+        ctx, client, &grant, &account, &extra, refresh, now,
+    )?))
+}
+
+type Rotated = (GrantRow, AccountRow, String, Option<String>);
+
+fn rotate(
+    conn: &mut AnyConnection,
+    ctx: &Issuer,
+    client: &Client,
+    g: &RefreshGrant,
+    hash: &str,
+    now: i64,
+) -> StoreResult<Result<Rotated, OAuthError>> {
+    let row = match store::tokens::use_refresh(conn, hash, now)? {
         Rotate::Fresh(row) => row,
         Rotate::Reused(row) => {
             store::grants::revoke(conn, &row.grant_id, now)?;
@@ -47,39 +81,35 @@ pub fn refresh(
     let Some(grant) = store::grants::get_live(conn, &row.grant_id, now)? else {
         return Ok(Err(invalid_grant("the grant was revoked")));
     };
-    let scope = match &g.scope {
-        None => grant.scope.clone(),
-        Some(asked) => {
-            let granted: Vec<&str> = grant.scope.split(' ').collect();
-            if !asked
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .all(|s| granted.contains(&s))
-            {
-                return Ok(Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    "scope exceeds the original grant",
-                )));
-            }
-            asked
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
+    let scope = match narrowed(&grant.scope, g.scope.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
     };
-    // The ID token of a refresh answers the same `claims` request.
-    let requested = RequestedClaims::from_column(grant.claims.as_deref())?;
-    issue(
-        conn,
-        ctx,
-        client,
-        &grant,
-        &Extra {
-            nonce: None,
-            requested: &requested.id_token,
-            scope: &scope,
-        },
-        now,
-    )
+    let Some(account) = store::accounts::get(conn, &grant.sub)? else {
+        return Ok(Err(invalid_grant("the account is gone")));
+    };
+    let refresh = if offline(&grant, client) {
+        let (value, token) = refresh_token(ctx, client, &grant, now);
+        store::tokens::insert(conn, &token)?;
+        Some(value)
+    } else {
+        None
+    };
+    Ok(Ok((grant, account, scope, refresh)))
+}
+
+/// The scope of the new access token: the grant's, or a narrower one asked for.
+fn narrowed(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
+    let Some(asked) = asked else {
+        return Ok(granted.to_string());
+    };
+    let granted: Vec<&str> = granted.split(' ').collect();
+    let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+    if !asked.iter().all(|s| granted.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "scope exceeds the original grant",
+        ));
+    }
+    Ok(asked.join(" "))
 }

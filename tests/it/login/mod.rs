@@ -2,6 +2,7 @@
 //! (`conformance/`), the security checklist (`security`, `headers`), and
 //! authorize, callback, token, userinfo, revocation and logout on their own.
 
+mod access_tokens;
 mod callback_failures;
 mod conformance;
 mod flow;

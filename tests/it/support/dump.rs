@@ -16,7 +16,7 @@ struct Row {
 pub fn everything(store: &Store, sqlite_path: Option<&str>) -> (Vec<String>, String) {
     let mut conn = store.conn().expect("connection");
     let mut out = String::new();
-    let tables: Vec<String> = match &mut *conn {
+    let tables: Vec<String> = match &mut **conn {
         AnyConnection::Postgresql(c) => {
             let names: Vec<Row> = diesel::sql_query(
                 "SELECT table_name::text AS v FROM information_schema.tables WHERE table_schema = 'public'",

@@ -42,8 +42,9 @@ fn every_store_function_is_exercised() {
             names.push(alias);
         }
         for f in public_fns(&read(&path)) {
-            let called = if module == "mod" {
-                // The Store and its helpers: methods and `store::f` calls.
+            let called = if module == "mod" || module == "unit" {
+                // The Store, its units of work and their helpers: methods
+                // and `store::f` calls.
                 [
                     format!(".{f}("),
                     format!("::{f}("),

@@ -12,6 +12,8 @@ use crate::support::{T0, TestDb};
 backend_tests! {
     store_runs_work_and_counts_commits => runs_work,
     store_transactions_roll_back_on_error => transactions,
+    units_count_each_write_and_roll_back_on_error => units,
+    units_and_writers_share_a_small_pool_without_deadlock => units_and_writers,
 }
 
 async fn runs_work(db: TestDb) {
@@ -81,6 +83,70 @@ async fn transactions(db: TestDb) {
     );
 }
 
+async fn units(db: TestDb) {
+    let s = db.store();
+    let before = s.commits();
+    let (seen, after) = s
+        .unit_then(
+            |u| {
+                let seen = store::servers::get(u.conn(), "u.example")?.is_some();
+                u.commit_one(|c| store::servers::ensure(c, "u.example", T0))?;
+                let failed = u.transaction(|c| {
+                    store::servers::ensure(c, "gone.example", T0)?;
+                    Err::<(), _>(StoreError::Corrupt("abort".into()))
+                });
+                assert!(matches!(failed, Err(StoreError::Corrupt(_))));
+                u.transaction(|c| {
+                    store::servers::ensure(c, "v.example", T0)?;
+                    store::servers::ensure(c, "w.example", T0)
+                })?;
+                Ok(seen)
+            },
+            |seen| (seen, "after"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((seen, after), (false, "after"));
+    assert_eq!(s.commits() - before, 2, "one per committed write");
+    let s2 = s.clone();
+    let hosts =
+        tokio::task::spawn_blocking(move || s2.unit_blocking(|u| store::servers::list(u.conn())))
+            .await
+            .unwrap()
+            .unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
+    assert!(names.contains(&"u.example") && names.contains(&"w.example"));
+    assert!(!names.contains(&"gone.example"), "rolled back: {names:?}");
+}
+
+/// A unit holds its connection while it waits to write, and a writer takes
+/// its connection before the write queue: with more of both than the pool
+/// has connections, everyone still finishes.
+async fn units_and_writers(db: TestDb) {
+    let s = Store::connect_with(db.url(), 2, 0, Duration::from_secs(5), true).unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let host = format!("h{i}.example");
+                if i % 2 == 0 {
+                    s.write(move |c| store::servers::ensure(c, &host, T0)).await
+                } else {
+                    s.unit_then(
+                        move |u| u.commit_one(|c| store::servers::ensure(c, &host, T0)),
+                        |v| v,
+                    )
+                    .await
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(s.run(store::servers::list).await.unwrap().len(), 16);
+}
+
 #[test]
 fn json_columns_round_trip_and_corruption_is_an_error() {
     let list = vec!["https://rp.example/cb".to_string()];
@@ -109,4 +175,36 @@ fn only_sqlite_and_postgres_urls_are_accepted() {
             .unwrap()
             .is_none()
     );
+}
+
+/// PostgreSQL connections are pinged at checkout only after sitting idle
+/// for `REVALIDATE_AFTER`: a busy one skips the round trip, and one whose
+/// server went away while idle is replaced before anyone uses it.
+#[test]
+fn idle_postgres_connections_are_checked_before_use() {
+    use diesel::Connection;
+    let Some(db) = TestDb::new(crate::support::Backend::Postgres) else {
+        return;
+    };
+    // One connection, so every checkout is the same one until replaced.
+    let s = Store::connect_with(db.url(), 1, 0, Duration::from_secs(5), true).unwrap();
+    let kill = || {
+        let mut other = diesel::PgConnection::establish(db.url()).unwrap();
+        other
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .unwrap();
+    };
+    s.conn().unwrap().batch_execute("SELECT 1").unwrap();
+    // Used a moment ago: handed out as it is, so the dead one fails once.
+    kill();
+    assert!(s.conn().unwrap().batch_execute("SELECT 1").is_err());
+    // The failed one was dropped; the next is fresh and works.
+    s.conn().unwrap().batch_execute("SELECT 1").unwrap();
+    // Idle past the threshold: pinged, found dead, replaced before use.
+    kill();
+    std::thread::sleep(store::REVALIDATE_AFTER + Duration::from_millis(100));
+    s.conn().unwrap().batch_execute("SELECT 1").unwrap();
 }

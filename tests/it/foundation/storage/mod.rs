@@ -13,7 +13,7 @@ use mastodon_oidc::store::{
     accounts::AccountRow,
     auth_requests::AuthRequestRow,
     clients::ClientRow,
-    codes::{CodeRow, Redeem},
+    codes::CodeRow,
     grants::GrantRow,
     sessions::SessionRow,
     signups::SignupRow,
@@ -31,7 +31,7 @@ backend_tests! {
     servers_that_never_became_useful_are_deleted => servers_delete_stale,
     auth_requests_are_taken_once_and_expire => auth_requests,
     signups_are_taken_once_extended_and_expire => signups,
-    codes_redeem_once_and_report_replays => codes,
+    codes_are_found_with_their_grant_and_spent_once => codes,
     grants_revoke_cascades_to_tokens => grants_and_tokens,
     refresh_tokens_rotate_once => refresh_rotation,
     accounts_upsert_keeps_created_at => accounts,
@@ -312,24 +312,38 @@ async fn codes(db: TestDb) {
     s.write(|c| cd::insert(c, &code("c2", "g1", T0 + 60)))
         .await
         .unwrap();
-    match s.write(|c| cd::redeem(c, "c1", T0 + 1)).await.unwrap() {
-        Redeem::Fresh(r) => {
-            assert_eq!(r.redeemed_at, Some(T0 + 1));
-            assert_eq!(r.code_challenge.as_deref(), Some("challenge"));
-        }
-        other => panic!("expected Fresh, got {other:?}"),
-    }
-    assert!(
-        matches!(s.write(|c| cd::redeem(c, "c1", T0 + 2)).await.unwrap(), Redeem::Replayed(r) if r.grant_id == "g1")
-    );
-    assert_eq!(
-        s.write(|c| cd::redeem(c, "c2", T0 + 60)).await.unwrap(),
-        Redeem::Expired
-    );
-    assert_eq!(
-        s.write(|c| cd::redeem(c, "nope", T0)).await.unwrap(),
-        Redeem::Unknown
-    );
+    // A code whose grant is gone still reads, without its grant.
+    let lone = s.run(|c| cd::find(c, "c1")).await.unwrap().unwrap();
+    assert_eq!((lone.grant, lone.account), (None, None));
+    let account = store::accounts::AccountRow {
+        sub: "sub-1".into(),
+        server_host: "x.example".into(),
+        account_id: "1".into(),
+        handle: "alice@x.example".into(),
+        profile: "{}".into(),
+        upstream_token: None,
+        created_at: T0,
+        updated_at: T0,
+    };
+    let a = account.clone();
+    s.write(move |c| {
+        store::grants::insert(c, &grant("g1", None))?;
+        store::accounts::upsert(c, &a)
+    })
+    .await
+    .unwrap();
+    let found = s.run(|c| cd::find(c, "c1")).await.unwrap().unwrap();
+    assert_eq!(found.code, code("c1", "g1", T0 + 60));
+    assert_eq!(found.grant, Some(grant("g1", None)));
+    assert_eq!(found.account, Some(account));
+    // Spent once: the first spend wins, a second finds it used.
+    assert!(s.write(|c| cd::spend(c, "c1", T0 + 1)).await.unwrap());
+    assert!(!s.write(|c| cd::spend(c, "c1", T0 + 2)).await.unwrap());
+    let used = s.run(|c| cd::find(c, "c1")).await.unwrap().unwrap();
+    assert_eq!(used.code.redeemed_at, Some(T0 + 1));
+    // An expired code cannot be spent; an unknown one is not found.
+    assert!(!s.write(|c| cd::spend(c, "c2", T0 + 60)).await.unwrap());
+    assert!(s.run(|c| cd::find(c, "nope")).await.unwrap().is_none());
     assert_eq!(
         s.write(|c| cd::delete_expired(c, T0 + 60, 100))
             .await
@@ -358,6 +372,11 @@ async fn grants_and_tokens(db: TestDb) {
             .unwrap()
             .is_some()
     );
+    assert_eq!(
+        s.run(|c| gr::get(c, "g3")).await.unwrap(),
+        Some(grant("g3", None))
+    );
+    assert_eq!(s.run(|c| gr::get(c, "nope")).await.unwrap(), None);
     assert!(
         s.run(|c| tk::get_live(c, "a1", T0))
             .await
