@@ -65,7 +65,7 @@ pub fn resolve(
     let hash = sha256_b64url(token.as_bytes());
     let row = store::tokens::get(conn, &hash)?;
     let Some(sealed) = open(sealer, token) else {
-        let live = row.filter(|r| r.revoked_at.is_none() && r.expires_at > now);
+        let live = row.filter(|r| r.is_live(now));
         return Ok(live.map(|token| Live { token, grant: None }));
     };
     // A sealed token has a row only once it has been revoked.

@@ -36,6 +36,13 @@ pub fn get(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<GrantRow>> 
         .optional()?)
 }
 
+impl GrantRow {
+    /// Neither expired nor revoked at `now` (what [`get_live`] selects).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
 /// A live (unexpired, unrevoked) grant.
 pub fn get_live(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<Option<GrantRow>> {
     Ok(g::grants

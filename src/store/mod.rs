@@ -111,8 +111,8 @@ impl AnyManager {
 }
 
 /// How long a PostgreSQL connection may sit idle before it is pinged at
-/// checkout. Busy connections skip the round trip (under load, one of about
-/// six per token request); one idle longer may have lost its server.
+/// checkout. Busy connections skip the round trip (one per checkout); one
+/// idle longer may have lost its server.
 pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
 
 /// A pooled connection, with when it was last checked out.
@@ -485,13 +485,7 @@ impl Store {
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T>,
     {
-        // Connection first, then the queue: a writer holding the queue never
-        // waits for the pool, so writers and units cannot deadlock.
-        let mut conn = self.conn()?;
-        let _queued = self.queue_writer();
-        let result = self.settle(transaction(&mut conn, f))?;
-        self.count_commit();
-        Ok(result)
+        self.unit_blocking(|u| u.transaction(f))
     }
 
     /// On SQLite, wait for our turn to write (see `Inner::writer`).

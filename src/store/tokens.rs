@@ -51,7 +51,14 @@ pub fn get(conn: &mut AnyConnection, hash: &str) -> StoreResult<Option<TokenRow>
 
 /// A token that is neither expired nor revoked.
 pub fn get_live(conn: &mut AnyConnection, hash: &str, now: i64) -> StoreResult<Option<TokenRow>> {
-    Ok(get(conn, hash)?.filter(|r| r.revoked_at.is_none() && r.expires_at > now))
+    Ok(get(conn, hash)?.filter(|r| r.is_live(now)))
+}
+
+impl TokenRow {
+    /// Neither expired nor revoked at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
 }
 
 /// Spend a refresh token atomically.

@@ -30,7 +30,9 @@ impl Unit<'_> {
         Ok(v)
     }
 
-    /// Several writes in one transaction: one commit.
+    /// Several writes in one transaction: one commit. The connection is
+    /// already held when the writer queue is joined, so a writer holding the
+    /// queue never waits for the pool: writers cannot deadlock on it.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,

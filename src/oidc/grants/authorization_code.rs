@@ -10,7 +10,6 @@ use crate::oidc::clients::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::pkce::verify_s256;
 use crate::store::codes::CodeRow;
-use crate::store::grants::GrantRow;
 use crate::store::unit::Unit;
 use crate::store::{self, StoreResult};
 
@@ -46,8 +45,7 @@ pub fn exchange(
     if let Err(e) = check(row, client, g).and_then(|()| signable(ctx, client)) {
         return Ok(Err(e));
     }
-    let live = |gr: &GrantRow| gr.revoked_at.is_none() && gr.expires_at > now;
-    let Some(grant) = found.grant.as_ref().filter(|gr| live(gr)) else {
+    let Some(grant) = found.grant.as_ref().filter(|gr| gr.is_live(now)) else {
         return Ok(Err(invalid_grant("the grant was revoked")));
     };
     let Some(account) = &found.account else {

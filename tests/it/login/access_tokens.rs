@@ -41,6 +41,11 @@ async fn form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, Value) 
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+async fn refresh(app: &TestApp, token: &str) -> (u16, Value) {
+    let grant = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    form(app, "/token", &grant).await
+}
+
 fn stored(app: &TestApp, token: &str) -> Option<TokenRow> {
     let hash = sha256_b64url(token.as_bytes());
     app.state
@@ -89,12 +94,7 @@ async fn revoke_one(db: TestDb) {
     let first = seed::redeem(&app, &code).await;
     let at1 = first["access_token"].as_str().unwrap();
     let rt1 = first["refresh_token"].as_str().unwrap();
-    let (status, second) = form(
-        &app,
-        "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", rt1)],
-    )
-    .await;
+    let (status, second) = refresh(&app, rt1).await;
     assert_eq!(status, 200, "{second}");
     let at2 = second["access_token"].as_str().unwrap();
     assert_ne!(at1, at2);
@@ -113,12 +113,7 @@ async fn revoke_one(db: TestDb) {
     // The grant lives on: the other access token and the refresh token work.
     assert_eq!(userinfo(&app, at2).await.status(), 200);
     let rt2 = second["refresh_token"].as_str().unwrap();
-    let (status, third) = form(
-        &app,
-        "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", rt2)],
-    )
-    .await;
+    let (status, third) = refresh(&app, rt2).await;
     assert_eq!(status, 200, "{third}");
     app.stop().await;
 }

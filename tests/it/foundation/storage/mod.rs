@@ -57,6 +57,19 @@ fn code(hash: &str, grant: &str, expires_at: i64) -> CodeRow {
     }
 }
 
+fn account() -> AccountRow {
+    AccountRow {
+        sub: "sub-1".into(),
+        server_host: "x.example".into(),
+        account_id: "1".into(),
+        handle: "alice@x.example".into(),
+        profile: "{}".into(),
+        upstream_token: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
 fn grant(id: &str, session: Option<&str>) -> GrantRow {
     GrantRow {
         id: id.into(),
@@ -315,16 +328,7 @@ async fn codes(db: TestDb) {
     // A code whose grant is gone still reads, without its grant.
     let lone = s.run(|c| cd::find(c, "c1")).await.unwrap().unwrap();
     assert_eq!((lone.grant, lone.account), (None, None));
-    let account = store::accounts::AccountRow {
-        sub: "sub-1".into(),
-        server_host: "x.example".into(),
-        account_id: "1".into(),
-        handle: "alice@x.example".into(),
-        profile: "{}".into(),
-        upstream_token: None,
-        created_at: T0,
-        updated_at: T0,
-    };
+    let account = account();
     let a = account.clone();
     s.write(move |c| {
         store::grants::insert(c, &grant("g1", None))?;
@@ -377,6 +381,15 @@ async fn grants_and_tokens(db: TestDb) {
         Some(grant("g3", None))
     );
     assert_eq!(s.run(|c| gr::get(c, "nope")).await.unwrap(), None);
+    // The rule `get_live` selects by, on a row in hand.
+    let mut g = grant("g1", None);
+    assert!(g.is_live(T0) && !g.is_live(g.expires_at));
+    g.revoked_at = Some(T0);
+    assert!(!g.is_live(T0));
+    let mut t = token("a1", tk::ACCESS, "g1");
+    assert!(t.is_live(T0) && !t.is_live(t.expires_at));
+    t.revoked_at = Some(T0);
+    assert!(!t.is_live(T0));
     assert!(
         s.run(|c| tk::get_live(c, "a1", T0))
             .await
@@ -495,16 +508,7 @@ async fn refresh_rotation(db: TestDb) {
 async fn accounts(db: TestDb) {
     use store::accounts as ac;
     let s = db.store();
-    let mut row = AccountRow {
-        sub: "sub-1".into(),
-        server_host: "x.example".into(),
-        account_id: "1".into(),
-        handle: "alice@x.example".into(),
-        profile: "{}".into(),
-        upstream_token: None,
-        created_at: T0,
-        updated_at: T0,
-    };
+    let mut row = account();
     let r = row.clone();
     s.write(move |c| ac::upsert(c, &r)).await.unwrap();
     row.profile = r#"{"name":"Alice"}"#.into();
