@@ -2,14 +2,17 @@
 
 use crate::crypto::{constant_time_eq, sha256_b64url};
 
-/// Whether `verifier` is well formed (43 to 128 unreserved characters) and
-/// hashes to `challenge`.
-pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
-    let well_formed = (43..=128).contains(&verifier.len())
+/// Whether `verifier` is 43 to 128 unreserved characters (RFC 7636 §4.1).
+pub fn well_formed(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
         && verifier
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    well_formed
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Whether `verifier` is well formed and hashes to `challenge`.
+pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
+    well_formed(verifier)
         && constant_time_eq(
             sha256_b64url(verifier.as_bytes()).as_bytes(),
             challenge.as_bytes(),

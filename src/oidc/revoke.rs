@@ -37,9 +37,9 @@ pub async fn revoke(
                 let Some(grant) = grant.filter(|g| g.client_id == client.id) else {
                     return Ok(());
                 };
-                if sealed.exp > now && store::tokens::get(c, &hash)?.is_none() {
+                if sealed.exp > now {
                     let row = access_token::row_of(&hash, &sealed, &grant, Some(now));
-                    store::tokens::insert(c, &row)?;
+                    store::tokens::insert_new(c, &row)?;
                 }
                 return Ok(());
             }

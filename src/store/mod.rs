@@ -2,7 +2,9 @@
 //! pool, embedded migrations per backend. One file per aggregate; every
 //! function takes a connection and, where time matters, `now` (unix seconds).
 //! Queries are written once; where SQL must differ (upserts) the difference
-//! lives in one `match` on the connection, via [`per_backend!`].
+//! lives in one `match` on the connection, via [`per_backend!`]. One
+//! statement is PostgreSQL's alone: `redeem`, the token endpoint's fast
+//! path, which the portable code in `codes` backs and explains.
 
 pub mod accounts;
 pub mod auth_requests;
@@ -10,6 +12,7 @@ pub mod clients;
 pub mod codes;
 pub mod grants;
 pub mod keys;
+pub mod redeem;
 pub mod schema;
 pub mod servers;
 pub mod sessions;

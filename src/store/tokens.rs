@@ -41,6 +41,16 @@ pub fn insert(conn: &mut AnyConnection, row: &TokenRow) -> StoreResult<()> {
     Ok(())
 }
 
+/// Insert unless a row with this hash exists; whether it was inserted. Two
+/// concurrent revocations of one sealed token both succeed this way.
+pub fn insert_new(conn: &mut AnyConnection, row: &TokenRow) -> StoreResult<bool> {
+    let n = crate::per_backend!(conn, |c| diesel::insert_into(t::tokens)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
 pub fn get(conn: &mut AnyConnection, hash: &str) -> StoreResult<Option<TokenRow>> {
     Ok(t::tokens
         .find(hash)

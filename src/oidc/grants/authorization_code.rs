@@ -1,17 +1,23 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6). The code
 //! is spent atomically once every check passes; a replay revokes everything
-//! issued from it.
+//! issued from it. On PostgreSQL a valid code is checked and spent in one
+//! statement (`store::redeem`); anything it refuses takes the general path,
+//! which is also the one SQLite takes, and which explains the refusal.
 
 use super::issue::{Extra, Unsigned, mint, offline, refresh_token, signable};
 use super::{Issuer, invalid_grant};
+use crate::crypto::random_token;
 use crate::crypto::sha256_b64url;
 use crate::oidc::claims::RequestedClaims;
 use crate::oidc::clients::Client;
 use crate::oidc::error::OAuthError;
-use crate::oidc::pkce::verify_s256;
+use crate::oidc::pkce::{verify_s256, well_formed};
+use crate::store::accounts::AccountRow;
 use crate::store::codes::CodeRow;
+use crate::store::grants::GrantRow;
+use crate::store::redeem::{Redeem, redeem};
 use crate::store::unit::Unit;
-use crate::store::{self, StoreResult};
+use crate::store::{self, AnyConnection, StoreResult};
 
 /// The grant's own parameters.
 pub struct CodeGrant {
@@ -32,6 +38,9 @@ pub fn exchange(
     now: i64,
 ) -> StoreResult<Result<Unsigned, OAuthError>> {
     let hash = sha256_b64url(g.code.as_bytes());
+    if let Some(done) = one_statement(unit, ctx, client, g, &hash, now)? {
+        return Ok(done);
+    }
     let Some(found) = store::codes::find(unit.conn(), &hash)? else {
         return Ok(Err(invalid_grant("unknown code")));
     };
@@ -66,13 +75,73 @@ pub fn exchange(
         // A concurrent redemption spent it between the read and the spend.
         return replayed(unit, row, now);
     }
+    let refresh = refresh.map(|(value, _)| value);
+    respond(ctx, client, row, grant, account, refresh, now)
+}
+
+/// PostgreSQL: check, spend and (offline) store the refresh token in one
+/// statement. `None` when it cannot decide (SQLite, or a request it would
+/// refuse): the general path then runs and says why.
+fn one_statement(
+    unit: &mut Unit<'_>,
+    ctx: &Issuer,
+    client: &Client,
+    g: &CodeGrant,
+    hash: &str,
+    now: i64,
+) -> StoreResult<Option<Result<Unsigned, OAuthError>>> {
+    let challenge = match &g.code_verifier {
+        Some(v) if well_formed(v) => Some(sha256_b64url(v.as_bytes())),
+        Some(_) => return Ok(None),
+        None => None,
+    };
+    let redirect_ok = g.redirect_uri.is_some() || client.redirect_uris.len() == 1;
+    if !matches!(unit.conn(), AnyConnection::Postgresql(_))
+        || !redirect_ok
+        || signable(ctx, client).is_err()
+    {
+        return Ok(None);
+    }
+    let value = random_token(32);
+    let refresh_hash = sha256_b64url(value.as_bytes());
+    let r = Redeem {
+        hash,
+        now,
+        client_id: &client.id,
+        redirect_uri: g.redirect_uri.as_deref(),
+        challenge: challenge.as_deref(),
+        refresh_hash: &refresh_hash,
+        refresh_until: now + ctx.ttl.refresh_token_ttl_secs,
+        always_refresh: client.settings.refresh_tokens,
+    };
+    let spent = unit.commit_one(|c| match c {
+        AnyConnection::Postgresql(pg) => redeem(pg, &r),
+        AnyConnection::Sqlite(_) => Ok(None),
+    })?;
+    let Some(s) = spent else {
+        return Ok(None);
+    };
+    debug_assert_eq!(s.refreshed, offline(&s.grant, client));
+    let refresh = s.refreshed.then_some(value);
+    respond(ctx, client, &s.code, &s.grant, &s.account, refresh, now).map(Some)
+}
+
+/// The token response of a spent code, for the caller to sign.
+fn respond(
+    ctx: &Issuer,
+    client: &Client,
+    row: &CodeRow,
+    grant: &GrantRow,
+    account: &AccountRow,
+    refresh: Option<String>,
+    now: i64,
+) -> StoreResult<Result<Unsigned, OAuthError>> {
     let requested = RequestedClaims::from_column(row.claims.as_deref())?;
     let extra = Extra {
         nonce: row.nonce.as_deref(),
         requested: &requested.id_token,
         scope: &row.scope,
     };
-    let refresh = refresh.map(|(value, _)| value);
     Ok(Ok(mint(ctx, client, grant, account, &extra, refresh, now)?))
 }
 

@@ -27,9 +27,15 @@ pub fn refresh(
     now: i64,
 ) -> StoreResult<Result<Unsigned, OAuthError>> {
     let hash = sha256_b64url(g.refresh_token.as_bytes());
-    // Check the binding before spending: another client must not burn it.
+    // Check the binding and the scope before spending: neither another
+    // client nor a malformed request may burn it. The token carries its
+    // grant's scope.
     match store::tokens::get(unit.conn(), &hash)? {
-        Some(t) if t.kind == REFRESH && t.client_id == client.id => {}
+        Some(t) if t.kind == REFRESH && t.client_id == client.id => {
+            if let Err(e) = narrowed(&t.scope, g.scope.as_deref()) {
+                return Ok(Err(e));
+            }
+        }
         Some(t) if t.kind == REFRESH => {
             return Ok(Err(invalid_grant(
                 "the refresh token was issued to another client",

@@ -13,6 +13,7 @@ use crate::support::{T0, TestApp, TestDb, http};
 backend_tests! {
     access_tokens_are_sealed_not_stored => sealed_not_stored,
     revoking_one_access_token_leaves_the_rest_of_its_grant => revoke_one,
+    concurrent_revocations_of_one_access_token_all_succeed => revoke_concurrently,
     stored_access_tokens_of_earlier_versions_still_work => stored_tokens,
 }
 
@@ -115,6 +116,42 @@ async fn revoke_one(db: TestDb) {
     let rt2 = second["refresh_token"].as_str().unwrap();
     let (status, third) = refresh(&app, rt2).await;
     assert_eq!(status, 200, "{third}");
+    app.stop().await;
+}
+
+async fn revoke_concurrently(db: TestDb) {
+    let app = spawn(&db).await;
+    // Several rounds: a lost race shows in some of them, not in every one.
+    for _ in 0..6 {
+        let (code, _, _) = seed::code(&app.state.store, "rp", "openid", None);
+        let at = seed::redeem(&app, &code).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (url, at, barrier) = (app.url("/revoke"), at.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    let req = http().post(url).basic_auth("rp", Some(SECRET));
+                    let req = req.form(&[("token", at)]);
+                    barrier.wait().await;
+                    req.send().await.unwrap().status()
+                })
+            })
+            .collect();
+        let mut statuses = vec![];
+        for t in tasks {
+            statuses.push(t.await.unwrap().as_u16());
+        }
+        assert_eq!(
+            statuses,
+            vec![200; 16],
+            "RFC 7009 §2.2: each is answered 200"
+        );
+        assert_eq!(userinfo(&app, &at).await.status(), 401);
+        assert_eq!(stored(&app, &at).unwrap().revoked_at, Some(T0));
+    }
     app.stop().await;
 }
 

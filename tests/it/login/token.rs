@@ -285,9 +285,16 @@ async fn refresh_rotation(db: TestDb) {
     )
     .await;
     assert_eq!(narrow["error"], "invalid_scope");
+    // The refused request did not spend it: the same token still rotates.
+    let (status, _, body) = refresh(r2.clone(), "rp").await;
+    assert_eq!(status, 200, "{body}");
+    let r3 = body["refresh_token"].as_str().unwrap().to_string();
+    let a3 = body["access_token"].as_str().unwrap().to_string();
     // Reusing the first token revokes the whole grant, the new tokens included.
     assert_eq!(refresh(r1, "rp").await.2["error"], "invalid_grant");
     assert!(!token_live(&app, &a2).await);
+    assert!(!token_live(&app, &a3).await);
     assert_eq!(refresh(r2, "rp").await.2["error"], "invalid_grant");
+    assert_eq!(refresh(r3, "rp").await.2["error"], "invalid_grant");
     app.stop().await;
 }

@@ -7,6 +7,7 @@ mod concurrency;
 mod coverage;
 mod handle;
 mod migrations;
+mod redeem;
 
 use mastodon_oidc::store::{
     self,
@@ -366,7 +367,8 @@ async fn grants_and_tokens(db: TestDb) {
         tk::insert(c, &token("a1", tk::ACCESS, "g1"))?;
         tk::insert(c, &token("r1", tk::REFRESH, "g1"))?;
         tk::insert(c, &token("a2", tk::ACCESS, "g2"))?;
-        tk::insert(c, &token("a3", tk::ACCESS, "g3"))
+        assert!(tk::insert_new(c, &token("a3", tk::ACCESS, "g3"))?);
+        Ok(())
     })
     .await
     .unwrap();
@@ -381,6 +383,12 @@ async fn grants_and_tokens(db: TestDb) {
         Some(grant("g3", None))
     );
     assert_eq!(s.run(|c| gr::get(c, "nope")).await.unwrap(), None);
+    // insert_new leaves an existing row alone and says so.
+    let mut again = token("a3", tk::ACCESS, "g3");
+    again.revoked_at = Some(T0);
+    assert!(!s.write(move |c| tk::insert_new(c, &again)).await.unwrap());
+    let kept = s.run(|c| tk::get(c, "a3")).await.unwrap().unwrap();
+    assert_eq!(kept.revoked_at, None);
     // The rule `get_live` selects by, on a row in hand.
     let mut g = grant("g1", None);
     assert!(g.is_live(T0) && !g.is_live(g.expires_at));
