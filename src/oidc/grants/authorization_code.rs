@@ -98,7 +98,8 @@ fn one_statement(
     let redirect_ok = g.redirect_uri.is_some() || client.redirect_uris.len() == 1;
     if !matches!(unit.conn(), AnyConnection::Postgresql(_))
         || !redirect_ok
-        || signable(ctx, client).is_err()
+        // Checked quietly: the general path reports it.
+        || ctx.keys.signer(client.settings.id_token_signed_response_alg).is_err()
     {
         return Ok(None);
     }
