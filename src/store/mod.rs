@@ -5,6 +5,8 @@
 //! lives in one `match` on the connection, via [`per_backend!`]. One
 //! statement is PostgreSQL's alone: `redeem`, the token endpoint's fast
 //! path, which the portable code in `codes` backs and explains.
+//! `pg_url` decides how the pool reaches PostgreSQL (no TLS on loopback
+//! unless the URL asks for it).
 
 pub mod accounts;
 pub mod auth_requests;
@@ -12,6 +14,7 @@ pub mod clients;
 pub mod codes;
 pub mod grants;
 pub mod keys;
+mod pg_url;
 pub mod redeem;
 pub mod schema;
 pub mod servers;
@@ -106,10 +109,11 @@ impl AnyManager {
                 "database URL must start with sqlite:// or postgres://".into(),
             ));
         };
-        Ok(Self {
-            url: url.to_string(),
-            backend,
-        })
+        let url = match backend {
+            Backend::Postgres => pg_url::effective(url),
+            Backend::Sqlite => url.to_string(),
+        };
+        Ok(Self { url, backend })
     }
 }
 

@@ -6,6 +6,7 @@
 mod concurrency;
 mod coverage;
 mod handle;
+mod loopback;
 mod migrations;
 mod redeem;
 
