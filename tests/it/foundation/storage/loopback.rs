@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use mastodon_oidc::store::AnyConnection;
+use mastodon_oidc::store::{AnyConnection, Store};
 
 use crate::support::{Backend, TestDb};
 
@@ -14,6 +14,15 @@ struct Ssl {
 }
 
 const MINE: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+/// Whether a connection from `store`'s pool uses TLS.
+fn pool_uses_tls(store: &Store) -> bool {
+    let mut conn = store.conn().unwrap();
+    let AnyConnection::Postgresql(pg) = &mut **conn else {
+        panic!("a PostgreSQL store");
+    };
+    diesel::sql_query(MINE).get_result::<Ssl>(pg).unwrap().ssl
+}
 
 #[test]
 fn a_loopback_database_is_reached_without_tls_unless_the_url_asks() {
@@ -26,13 +35,10 @@ fn a_loopback_database_is_reached_without_tls_unless_the_url_asks() {
         "the test database is on loopback: {}",
         db.url()
     );
-    let store = db.store();
-    let mut conn = store.conn().unwrap();
-    let AnyConnection::Postgresql(pg) = &mut **conn else {
-        panic!("a PostgreSQL store");
-    };
-    let ssl = diesel::sql_query(MINE).get_result::<Ssl>(pg).unwrap().ssl;
-    assert!(!ssl, "the store's connection skipped TLS");
+    assert!(
+        !pool_uses_tls(&db.store()),
+        "the store's connection skipped TLS"
+    );
     // Where the server offers TLS, libpq alone would have used it, and an
     // operator who asks for it gets it.
     let mut plain = PgConnection::establish(db.url()).unwrap();
@@ -47,17 +53,13 @@ fn a_loopback_database_is_reached_without_tls_unless_the_url_asks() {
             .ssl;
         assert!(libpq, "libpq's default negotiates TLS on loopback");
         let sep = if db.url().contains('?') { '&' } else { '?' };
-        let asked = mastodon_oidc::store::Store::connect(
+        let asked = Store::connect(
             &format!("{}{sep}sslmode=require", db.url()),
             1,
             std::time::Duration::from_secs(10),
             false,
         )
         .unwrap();
-        let mut c = asked.conn().unwrap();
-        let AnyConnection::Postgresql(pg) = &mut **c else {
-            panic!("a PostgreSQL store");
-        };
-        assert!(diesel::sql_query(MINE).get_result::<Ssl>(pg).unwrap().ssl);
+        assert!(pool_uses_tls(&asked));
     }
 }
